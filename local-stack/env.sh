@@ -1,0 +1,205 @@
+# shellcheck shell=bash
+# Defaults and small helpers for every local-stack script. Source it, do not run it:
+#   source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
+# Every variable is set only when unset, so a caller can move any port or folder with the
+# environment (e.g. `S3_PORT=9100 bash local-stack/stack.sh up s3`). Safe under `set -euo pipefail`.
+
+if [ -z "${REPO_ROOT:-}" ]; then
+  REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+fi
+export REPO_ROOT
+export LOCAL_STACK_HOME="${LOCAL_STACK_HOME:-$REPO_ROOT/.local-stack}"
+
+# Java 17 is what Kafka 4, OpenSearch 2.19 and Spark 3.5 all run on. Another JDK on the machine
+# (e.g. a Temurin 25) is never picked on purpose: Spark 3.5 does not support it.
+if [ -z "${JAVA_HOME:-}" ]; then
+  if [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]; then
+    JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
+  else
+    for _stack_jdk in /usr/lib/jvm/java-17-* /usr/lib/jvm/*-17-* /usr/lib/jvm/*jdk-17*; do
+      if [ -x "$_stack_jdk/bin/java" ]; then JAVA_HOME="$_stack_jdk"; break; fi
+    done
+    unset _stack_jdk
+  fi
+fi
+if [ -n "${JAVA_HOME:-}" ]; then export JAVA_HOME; fi
+
+export KAFKA_PORT="${KAFKA_PORT:-9092}"
+export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
+export KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+# Topics created by `stack.sh up kafka` (auto-creation is off on the broker, as on MSK by default).
+# Space-separated name[:partitions]; partitions default to KAFKA_DEFAULT_PARTITIONS.
+export KAFKA_TOPICS="${KAFKA_TOPICS:-clickstream}"
+export KAFKA_DEFAULT_PARTITIONS="${KAFKA_DEFAULT_PARTITIONS:-3}"
+
+export S3_PORT="${S3_PORT:-9000}"
+export S3_ENDPOINT="${S3_ENDPOINT:-http://127.0.0.1:$S3_PORT}"
+
+export OPENSEARCH_PORT="${OPENSEARCH_PORT:-9200}"
+export OPENSEARCH_TRANSPORT_PORT="${OPENSEARCH_TRANSPORT_PORT:-9300}"
+export OPENSEARCH_ENDPOINT="${OPENSEARCH_ENDPOINT:-http://127.0.0.1:$OPENSEARCH_PORT}"
+
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-$AWS_REGION}"
+
+export VENV="${VENV:-$LOCAL_STACK_HOME/venv}"
+export PYTHON_FOR_VENV="${PYTHON_FOR_VENV:-python3.11}"
+
+# hadoop-aws must be the exact Hadoop version bundled in pyspark (3.5.x ships Hadoop 3.3.4), and
+# aws-java-sdk-bundle the version that hadoop-aws release was built against.
+# spark/install.sh checks the first against the venv and fails loudly when they drift apart.
+export HADOOP_AWS_VERSION="${HADOOP_AWS_VERSION:-3.3.4}"
+export AWS_SDK_BUNDLE_VERSION="${AWS_SDK_BUNDLE_VERSION:-1.12.262}"
+export SPARK_JARS_DIR="${SPARK_JARS_DIR:-$LOCAL_STACK_HOME/cache/spark/jars}"
+export SPARK_JARS="${SPARK_JARS:-$SPARK_JARS_DIR/hadoop-aws-$HADOOP_AWS_VERSION.jar,$SPARK_JARS_DIR/aws-java-sdk-bundle-$AWS_SDK_BUNDLE_VERSION.jar}"
+export SPARK_DRIVER_MEMORY="${SPARK_DRIVER_MEMORY:-4g}"
+
+# ---------------------------------------------------------------------------------------------
+# Helpers (prefixed stack_ so they do not clash with a caller's names)
+
+stack_die() { echo "ERROR: $*" >&2; exit 1; }
+stack_log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# Prints the Java 17 binary or exits with a clear message.
+stack_require_java17() {
+  if [ -z "${JAVA_HOME:-}" ] || [ ! -x "$JAVA_HOME/bin/java" ]; then
+    stack_die "no Java 17 found: install openjdk-17 (apt-get install openjdk-17-jdk-headless) or set JAVA_HOME to a Java 17"
+  fi
+  local version
+  version="$("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
+  case "$version" in
+    *'"17.'*|*'"17"'*) ;;
+    *) stack_die "JAVA_HOME=$JAVA_HOME is not Java 17 ($version); the local engines need Java 17" ;;
+  esac
+}
+
+# Prints who listens on TCP port $1 (any address) and returns 0, or returns 1 when the port is free.
+stack_port_owner() {
+  local port="$1" line
+  if command -v ss >/dev/null 2>&1; then
+    line="$(ss -Hltnp "( sport = :$port )" 2>/dev/null | head -1)"
+    if [ -n "$line" ]; then
+      # users:(("java",pid=1234,fd=5)) -> pid 1234 (java): <command line>
+      local pid
+      pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line")"
+      if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
+        echo "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-160)"
+      else
+        echo "$line"
+      fi
+      return 0
+    fi
+    return 1
+  fi
+  # No ss: a connect attempt tells at least whether something answers.
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "unknown process (ss not installed)"
+    return 0
+  fi
+  return 1
+}
+
+# Exits with a clear error when the port held by variable $1 (e.g. KAFKA_PORT) is taken.
+stack_require_free_port() {
+  local var="$1" port owner
+  port="${!var}"
+  if owner="$(stack_port_owner "$port")"; then
+    stack_die "port $port (\$$var) is already in use by $owner; stop that process or start with $var=<other port>"
+  fi
+}
+
+stack_pid_file() { echo "$LOCAL_STACK_HOME/run/$1.pid"; }
+stack_log_file() { echo "$LOCAL_STACK_HOME/logs/$1.log"; }
+
+# Start time of process $1 in clock ticks since boot (field 22 of /proc/PID/stat); empty if gone.
+stack_proc_start() { sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+
+# Prints the pid of engine $1 and returns 0 when its recorded process is alive. The start time
+# recorded beside the pid must match too, so a pid reused by another program after a crash
+# does not count (and is never signalled by stack_stop).
+stack_running_pid() {
+  local file pid want
+  file="$(stack_pid_file "$1")"
+  [ -f "$file" ] || return 1
+  pid="$(head -1 "$file" 2>/dev/null || true)"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  want="$(cat "$file.start" 2>/dev/null || true)"
+  if [ -n "$want" ] && [ "$want" != "$(stack_proc_start "$pid")" ]; then return 1; fi
+  echo "$pid"
+}
+
+# Starts "$@" detached in its own session (pid = process group id) with output to the engine log,
+# and records the pid. Usage: stack_spawn NAME command args...
+stack_spawn() {
+  local name="$1"; shift
+  mkdir -p "$LOCAL_STACK_HOME/run" "$LOCAL_STACK_HOME/logs"
+  local log pid file
+  log="$(stack_log_file "$name")"
+  file="$(stack_pid_file "$name")"
+  echo "===== $(date -Is) starting: $*" >>"$log"
+  # A background job of a non-interactive shell is not a group leader, so setsid execs in place
+  # and $! is the engine itself.
+  setsid "$@" >>"$log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$file"
+  stack_proc_start "$pid" >"$file.start" || true
+}
+
+# Stops engine $1: TERM to its process group, up to $2 seconds (default 30), then KILL.
+stack_stop() {
+  local name="$1" grace="${2:-30}" pid i
+  if ! pid="$(stack_running_pid "$name")"; then
+    rm -f "$(stack_pid_file "$name")" "$(stack_pid_file "$name").start"
+    echo "$name: not running"
+    return 0
+  fi
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "$name: did not stop within ${grace}s, killing pid $pid"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$(stack_pid_file "$name")" "$(stack_pid_file "$name").start"
+  echo "$name: stopped (pid $pid)"
+}
+
+# Prints the last lines of engine $1's log to stderr.
+stack_log_tail() {
+  local log
+  log="$(stack_log_file "$1")"
+  echo "----- last ${2:-40} lines of $log -----" >&2
+  tail -n "${2:-40}" "$log" >&2 2>/dev/null || echo "(no log)" >&2
+  echo "-----" >&2
+}
+
+# Waits until "$@" succeeds, for at most $2 seconds, while engine $1 stays alive.
+# On timeout or death it prints the log tail, stops the engine and returns 1.
+# Usage: stack_wait_ready NAME TIMEOUT command args...
+stack_wait_ready() {
+  local name="$1" timeout="$2"; shift 2
+  local deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    if ! stack_running_pid "$name" >/dev/null; then
+      echo "ERROR: $name exited during startup" >&2
+      stack_log_tail "$name"
+      rm -f "$(stack_pid_file "$name")" "$(stack_pid_file "$name").start"
+      return 1
+    fi
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "ERROR: $name not ready after ${timeout}s" >&2
+  stack_log_tail "$name"
+  stack_stop "$name" 10 >&2
+  return 1
+}
+
+# Hash of files, for "installed already?" stamps.
+stack_hash() { cat "$@" | sha256sum | cut -d' ' -f1; }
