@@ -1,0 +1,81 @@
+/**
+ * Throughput of the ingest core (`buildRawObjects`) on a batch of realistic click events,
+ * beside a baseline measured in the same run on the same bytes: `JSON.parse` of every message
+ * plus one `zlib.gzipSync` of all of them, i.e. the least any ingest could do.
+ *
+ *   npx tsx bench/ingest-core.bench.ts [records=10000] [rounds=30]
+ *
+ * The core starts from the MSK event (base64 values), the baseline from the decoded bytes, so
+ * base64 decoding, validation, normalization, canonical serialization and the larger output all
+ * count against the core. Goal (issue 3): ratio >= 0.5.
+ */
+import type { MSKEvent } from 'aws-lambda';
+import { gzipSync } from 'zlib';
+import { buildRawObjects } from '../lambdas/ingest/core';
+import { mskEvent, realisticBatch } from '../test/ingest/fixtures';
+
+const RECORDS = Number(process.argv[2] ?? 10_000);
+const ROUNDS = Number(process.argv[3] ?? 30);
+const WARMUP_ROUNDS = 5;
+
+function baseline(values: Buffer[]): number {
+  let parsedFields = 0;
+  for (const bytes of values) {
+    const parsed = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    parsedFields += Object.keys(parsed).length;
+  }
+  const body = gzipSync(Buffer.concat(values.flatMap((v) => [v, Buffer.from('\n')])));
+  return parsedFields + body.length;
+}
+
+function core(event: MSKEvent): number {
+  const result = buildRawObjects(event, { now: () => 0 });
+  if (result.recordsIn !== RECORDS) throw new Error(`core saw ${result.recordsIn} records, expected ${RECORDS}`);
+  return result.objects.reduce((n, o) => n + o.body.length, 0);
+}
+
+/** Median wall time of `rounds` runs, alternating nothing else in between. */
+function medianMs(run: () => number, rounds: number): number {
+  let sink = 0;
+  for (let i = 0; i < WARMUP_ROUNDS; i++) sink += run();
+  const times: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const start = process.hrtime.bigint();
+    sink += run();
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  if (sink === 0) throw new Error('nothing was produced');
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+function main(): void {
+  const { specs, valueBytes } = realisticBatch(RECORDS);
+  const event = mskEvent(specs);
+  const inputMb = valueBytes.reduce((n, b) => n + b.length, 0) / (1024 * 1024);
+  const sample = buildRawObjects(event, { now: () => 0 });
+  if (sample.recordsStored !== RECORDS) {
+    throw new Error(`the realistic batch must be all valid, got ${JSON.stringify(sample.quarantinedByReason)}`);
+  }
+  const outputMb = sample.objects.reduce((n, o) => n + o.body.length, 0) / (1024 * 1024);
+
+  // Interleave the two measurements so that a noisy neighbour hurts both alike.
+  const baseMs: number[] = [];
+  const coreMs: number[] = [];
+  for (let block = 0; block < 3; block++) {
+    baseMs.push(medianMs(() => baseline(valueBytes), Math.ceil(ROUNDS / 3)));
+    coreMs.push(medianMs(() => core(event), Math.ceil(ROUNDS / 3)));
+  }
+  const base = baseMs.sort((a, b) => a - b)[1];
+  const ours = coreMs.sort((a, b) => a - b)[1];
+
+  const row = (name: string, ms: number) =>
+    `${name.padEnd(34)} ${ms.toFixed(1).padStart(8)} ms  ${((RECORDS / ms) * 1000).toFixed(0).padStart(9)} records/s  ${((inputMb / ms) * 1000).toFixed(1).padStart(7)} MB/s`;
+  console.log(`ingest core benchmark: ${RECORDS} realistic records, ${inputMb.toFixed(2)} MB of values, ${sample.objects.length} objects, ${outputMb.toFixed(2)} MB gzip out`);
+  console.log(row('baseline (JSON.parse + gzip)', base));
+  console.log(row('core (buildRawObjects)', ours));
+  const ratio = base / ours;
+  console.log(`ratio core/baseline throughput: ${ratio.toFixed(2)} (goal >= 0.50) ${ratio >= 0.5 ? 'OK' : 'BELOW GOAL'}`);
+}
+
+main();

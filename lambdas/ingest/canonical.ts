@@ -1,0 +1,184 @@
+/**
+ * One message → one canonical record (SPEC §1 rules, §2 field set) or one rejection.
+ * Pure and synchronous; it never throws for any parsed JSON value.
+ */
+import { normalizePageUrl } from './page-url';
+import type { RejectionReason } from './reasons';
+import { jsonType, readEventTime } from './timestamp';
+
+/** Where a message came from; copied into the record as `kafka`. */
+export interface KafkaCoordinates {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** The Kafka record's timestamp, epoch ms. */
+  readonly timestamp: number;
+}
+
+/** A stored event, exactly the SPEC §2 field set, in this order. */
+export interface CanonicalRecord {
+  readonly event_id: string;
+  readonly user_id: string;
+  readonly session_id: string | null;
+  /** ISO-8601 UTC with milliseconds, e.g. `2024-05-01T12:00:00.000Z`. */
+  readonly ts: string;
+  readonly url: string;
+  readonly page_url: string;
+  readonly country: string;
+  readonly city: string | null;
+  readonly user_agent: string | null;
+  readonly referrer: string | null;
+  readonly kafka: KafkaCoordinates;
+}
+
+export interface Rejection {
+  readonly reason: RejectionReason;
+  /** The offending field (canonical name), when the reason is about one field. */
+  readonly field: string | null;
+  /** A human-readable explanation for the operator. */
+  readonly detail: string;
+}
+
+export type CanonicalResult =
+  | { readonly ok: true; readonly record: CanonicalRecord; readonly eventTimeMs: number }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+/** SPEC §1 limits. */
+export const MAX_USER_ID_CHARS = 256;
+export const MAX_URL_BYTES = 8 * 1024;
+export const MAX_USER_AGENT_BYTES = 4 * 1024;
+
+const TWO_LETTER_CODE = /^[A-Za-z]{2}$/;
+
+function reject(reason: RejectionReason, field: string | null, detail: string): CanonicalResult {
+  return { ok: false, rejection: { reason, field, detail } };
+}
+
+/** The canonical field when present and not null, else its camelCase alias (SPEC §1). */
+function pick(obj: Record<string, unknown>, canonical: string, alias?: string): unknown {
+  const value = obj[canonical];
+  if (value !== undefined && value !== null) return value;
+  return alias === undefined ? value : obj[alias];
+}
+
+/** Number of Unicode code points, without allocating for the common short case. */
+function codePointLength(text: string, limit: number): number {
+  if (text.length <= limit) return text.length; // code points <= UTF-16 units
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    count++;
+  }
+  return count;
+}
+
+/** UTF-8 byte length is at least the UTF-16 length and at most three times it. */
+function exceedsUtf8Bytes(text: string, limit: number): boolean {
+  if (text.length > limit) return true;
+  if (text.length * 3 <= limit) return false;
+  return Buffer.byteLength(text, 'utf8') > limit;
+}
+
+/** Optional string field: null when missing or null, the string itself, or a type error. */
+function optionalString(value: unknown): string | null | undefined {
+  if (value === undefined || value === null) return null;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Validates and normalizes one parsed message. `kafka` is the message's origin; `referenceMs` is
+ * the instant the 24 h future bound is measured from (the Kafka record's timestamp).
+ */
+export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, referenceMs: number): CanonicalResult {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return reject('not_an_object', null, `value is a JSON ${jsonType(parsed)}, not an object`);
+  }
+  const obj = parsed as Record<string, unknown>;
+
+  const userId = pick(obj, 'user_id', 'userId');
+  if (userId === undefined || userId === null) return reject('missing_user_id', 'user_id', 'user_id is missing');
+  if (typeof userId !== 'string') return reject('bad_user_id', 'user_id', `user_id is a ${jsonType(userId)}, not a string`);
+  if (userId.trim() === '') return reject('bad_user_id', 'user_id', 'user_id is empty');
+  if (codePointLength(userId, MAX_USER_ID_CHARS) > MAX_USER_ID_CHARS) {
+    return reject('too_large', 'user_id', `user_id is longer than ${MAX_USER_ID_CHARS} characters`);
+  }
+
+  const rawTime = pick(obj, 'timestamp', 'ts');
+  if (rawTime === undefined || rawTime === null) return reject('missing_timestamp', 'timestamp', 'timestamp is missing');
+  const time = readEventTime(rawTime, referenceMs);
+  if (!time.ok) return reject(time.reason, 'timestamp', time.detail);
+
+  const url = obj.url;
+  if (url === undefined || url === null) return reject('missing_url', 'url', 'url is missing');
+  if (typeof url !== 'string') return reject('bad_url', 'url', `url is a ${jsonType(url)}, not a string`);
+  if (exceedsUtf8Bytes(url, MAX_URL_BYTES)) return reject('too_large', 'url', `url is longer than ${MAX_URL_BYTES} bytes`);
+  const pageUrl = normalizePageUrl(url);
+  if (pageUrl === undefined) return reject('bad_url', 'url', 'url is not an absolute http(s) URL');
+
+  const rawCountry = pick(obj, 'country');
+  let country: string;
+  if (rawCountry === undefined || rawCountry === null) {
+    country = 'unknown';
+  } else if (typeof rawCountry !== 'string') {
+    return reject('bad_field_type', 'country', `country is a ${jsonType(rawCountry)}, not a string`);
+  } else {
+    const trimmed = rawCountry.trim();
+    country = trimmed === '' ? 'unknown' : TWO_LETTER_CODE.test(trimmed) ? trimmed.toUpperCase() : trimmed;
+  }
+
+  const rawCity = optionalString(obj.city);
+  if (rawCity === undefined) return reject('bad_field_type', 'city', `city is a ${jsonType(obj.city)}, not a string`);
+  const trimmedCity = rawCity === null ? null : rawCity.trim();
+  const city = trimmedCity === '' ? null : trimmedCity;
+
+  const rawUserAgent = pick(obj, 'user_agent', 'userAgent');
+  const userAgent = optionalString(rawUserAgent);
+  if (userAgent === undefined) {
+    return reject('bad_field_type', 'user_agent', `user_agent is a ${jsonType(rawUserAgent)}, not a string`);
+  }
+  if (userAgent !== null && exceedsUtf8Bytes(userAgent, MAX_USER_AGENT_BYTES)) {
+    return reject('too_large', 'user_agent', `user_agent is longer than ${MAX_USER_AGENT_BYTES} bytes`);
+  }
+
+  const rawEventId = pick(obj, 'event_id', 'eventId');
+  const givenEventId = optionalString(rawEventId);
+  if (givenEventId === undefined) {
+    return reject('bad_field_type', 'event_id', `event_id is a ${jsonType(rawEventId)}, not a string`);
+  }
+  // An empty id would make every id-less event a duplicate of every other one downstream.
+  const eventId =
+    givenEventId === null || givenEventId.trim() === '' ? `${kafka.topic}-${kafka.partition}-${kafka.offset}` : givenEventId;
+
+  const rawSessionId = pick(obj, 'session_id', 'sessionId');
+  const sessionId = optionalString(rawSessionId);
+  if (sessionId === undefined) {
+    return reject('bad_field_type', 'session_id', `session_id is a ${jsonType(rawSessionId)}, not a string`);
+  }
+
+  const referrer = optionalString(obj.referrer);
+  if (referrer === undefined) {
+    return reject('bad_field_type', 'referrer', `referrer is a ${jsonType(obj.referrer)}, not a string`);
+  }
+
+  return {
+    ok: true,
+    eventTimeMs: time.epochMs,
+    record: {
+      event_id: eventId,
+      user_id: userId,
+      session_id: sessionId,
+      ts: new Date(time.epochMs).toISOString(),
+      url,
+      page_url: pageUrl,
+      country,
+      city,
+      user_agent: userAgent,
+      referrer,
+      kafka: { topic: kafka.topic, partition: kafka.partition, offset: kafka.offset, timestamp: kafka.timestamp },
+    },
+  };
+}

@@ -1,0 +1,245 @@
+/**
+ * The ingest core: one MSK batch in, the raw-zone objects to write out (SPEC §2).
+ *
+ * Pure: no I/O, no clients; the only impurity is the clock, which is an argument and is read
+ * only for a Kafka record without a valid timestamp (never the case on MSK, see docs/ingest.md).
+ * The same batch therefore always yields byte-identical objects under identical keys, which is
+ * what makes a redelivered batch overwrite instead of duplicate.
+ */
+import type { MSKEvent, MSKRecord } from 'aws-lambda';
+import { isUtf8 } from 'buffer';
+import { gzipSync } from 'zlib';
+import { canonicalize, type KafkaCoordinates, type Rejection } from './canonical';
+import type { RejectionReason } from './reasons';
+import { MAX_DATE_MS } from './timestamp';
+
+export type RawObjectKind = 'events' | 'quarantine';
+
+/** One object to write to the raw bucket. */
+export interface RawObject {
+  /** Bucket-relative key, e.g. `events/dt=2024-05-01/hr=13/clickstream-0-100-199.ndjson.gz`. */
+  readonly key: string;
+  /** gzip-compressed newline-delimited JSON, one line per record, each line ending in `\n`. */
+  readonly body: Buffer;
+  readonly recordCount: number;
+  readonly kind: RawObjectKind;
+  readonly topic: string;
+  readonly partition: number;
+  /** Smallest and largest Kafka offset of the records in this object. */
+  readonly firstOffset: number;
+  readonly lastOffset: number;
+}
+
+export interface IngestCoreConfig {
+  /** Key prefix of canonical events. @default 'events/' */
+  readonly eventsPrefix?: string;
+  /** Key prefix of quarantined messages. @default 'quarantine/' */
+  readonly quarantinePrefix?: string;
+  /** Wall clock (epoch ms); only read for a Kafka record without a valid timestamp. @default Date.now */
+  readonly now?: () => number;
+  /** zlib level of the gzip bodies (1 fastest .. 9 smallest). @default 6, zlib's default */
+  readonly gzipLevel?: number;
+}
+
+export interface IngestResult {
+  /** Objects sorted by key. */
+  readonly objects: RawObject[];
+  readonly recordsIn: number;
+  readonly recordsStored: number;
+  readonly recordsQuarantined: number;
+  /** Quarantined records per reason; only reasons that occurred are present. */
+  readonly quarantinedByReason: Partial<Record<RejectionReason, number>>;
+  /** Bytes of the decoded message values (what the producers sent). */
+  readonly valueBytesIn: number;
+}
+
+/** One line of a quarantine object (SPEC §2, plus `field`, `detail` and `key` for the operator). */
+export interface QuarantineLine {
+  readonly reason: RejectionReason;
+  readonly field: string | null;
+  readonly detail: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly kafka_timestamp: number;
+  /** The Kafka message key, base64, as the event source delivered it; null when there is none. */
+  readonly key: string | null;
+  /** The original value: text when it is valid UTF-8, base64 otherwise, null for a tombstone. */
+  readonly value: string | null;
+  readonly encoding: 'utf8' | 'base64' | null;
+}
+
+interface Group {
+  readonly kind: RawObjectKind;
+  readonly prefix: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly lines: string[];
+  firstOffset: number;
+  lastOffset: number;
+}
+
+/** Kafka's legal topic characters; anything else could not come from a broker and would break keys. */
+const KAFKA_TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+const UTF8_BOM = '\ufeff';
+
+function withSlash(prefix: string): string {
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+/** `YYYY-MM-DD` and `HH` of an epoch-ms instant, UTC. */
+function utcDateHour(epochMs: number): [string, string] {
+  const iso = new Date(epochMs).toISOString();
+  return [iso.slice(0, 10), iso.slice(11, 13)];
+}
+
+/** Kafka uses -1 for "no timestamp"; anything a Date cannot hold is not a timestamp either. */
+function isValidKafkaTimestamp(ts: unknown): ts is number {
+  return typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0 && ts <= MAX_DATE_MS;
+}
+
+function assertRecordOrigin(record: MSKRecord, groupKey: string): void {
+  if (typeof record.topic !== 'string' || !KAFKA_TOPIC_NAME.test(record.topic)) {
+    throw new Error(`MSK record in "${groupKey}" has an invalid topic name: ${JSON.stringify(record.topic)}`);
+  }
+  if (!Number.isSafeInteger(record.partition) || record.partition < 0) {
+    throw new Error(`MSK record in "${groupKey}" has an invalid partition: ${JSON.stringify(record.partition)}`);
+  }
+  if (!Number.isSafeInteger(record.offset) || record.offset < 0) {
+    throw new Error(`MSK record in "${groupKey}" has an invalid offset: ${JSON.stringify(record.offset)}`);
+  }
+}
+
+/** The ESM delivers a partition's records in offset order; a hand-built event may not, and the
+ *  line order of a body must not depend on that, or a redelivery would change the bytes. */
+function inOffsetOrder(records: MSKRecord[]): MSKRecord[] {
+  for (let i = 1; i < records.length; i++) {
+    if (records[i].offset < records[i - 1].offset) {
+      return [...records].sort((a, b) => a.offset - b.offset);
+    }
+  }
+  return records;
+}
+
+/**
+ * Turns an MSK batch into the objects to write. Every record ends up in exactly one object:
+ * an `events` object (partitioned by the event's UTC date and hour) or a `quarantine` object
+ * (partitioned by the UTC date of the Kafka record's timestamp, i.e. when the broker got it).
+ *
+ * Throws only when the event itself is impossible for Kafka (invalid topic name, negative
+ * partition or offset): that is a bug upstream, not a bad message.
+ */
+export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}): IngestResult {
+  const eventsPrefix = withSlash(config.eventsPrefix ?? 'events/');
+  const quarantinePrefix = withSlash(config.quarantinePrefix ?? 'quarantine/');
+  const now = config.now ?? Date.now;
+  const groups = new Map<string, Group>();
+  const quarantinedByReason: Partial<Record<RejectionReason, number>> = {};
+  let recordsIn = 0;
+  let recordsStored = 0;
+  let valueBytesIn = 0;
+
+  const addLine = (kind: RawObjectKind, dateDir: string, coords: KafkaCoordinates, line: string): void => {
+    const groupKey = `${kind}/${dateDir}/${coords.topic}/${coords.partition}`;
+    let group = groups.get(groupKey);
+    if (group === undefined) {
+      const prefix = `${kind === 'events' ? eventsPrefix : quarantinePrefix}${dateDir}/`;
+      group = { kind, prefix, topic: coords.topic, partition: coords.partition, lines: [], firstOffset: coords.offset, lastOffset: coords.offset };
+      groups.set(groupKey, group);
+    }
+    group.lines.push(line);
+    if (coords.offset < group.firstOffset) group.firstOffset = coords.offset;
+    if (coords.offset > group.lastOffset) group.lastOffset = coords.offset;
+  };
+
+  const quarantine = (coords: KafkaCoordinates, record: MSKRecord, rejection: Rejection, bytes: Buffer | null): void => {
+    const [date] = utcDateHour(coords.timestamp);
+    let value: string | null = null;
+    let encoding: QuarantineLine['encoding'] = null;
+    if (bytes !== null) {
+      if (rejection.reason === 'invalid_utf8') {
+        value = bytes.toString('base64');
+        encoding = 'base64';
+      } else {
+        value = bytes.toString('utf8');
+        encoding = 'utf8';
+      }
+    }
+    const line: QuarantineLine = {
+      reason: rejection.reason,
+      field: rejection.field,
+      detail: rejection.detail,
+      topic: coords.topic,
+      partition: coords.partition,
+      offset: coords.offset,
+      kafka_timestamp: coords.timestamp,
+      key: typeof record.key === 'string' ? record.key : null,
+      value,
+      encoding,
+    };
+    quarantinedByReason[rejection.reason] = (quarantinedByReason[rejection.reason] ?? 0) + 1;
+    addLine('quarantine', `dt=${date}`, coords, JSON.stringify(line));
+  };
+
+  for (const groupKey of Object.keys(event.records ?? {})) {
+    for (const record of inOffsetOrder(event.records[groupKey] ?? [])) {
+      assertRecordOrigin(record, groupKey);
+      recordsIn++;
+      const kafkaTs = isValidKafkaTimestamp(record.timestamp) ? record.timestamp : now();
+      const coords: KafkaCoordinates = { topic: record.topic, partition: record.partition, offset: record.offset, timestamp: kafkaTs };
+
+      if (typeof record.value !== 'string') {
+        quarantine(coords, record, { reason: 'null_value', field: null, detail: 'the record has no value (tombstone)' }, null);
+        continue;
+      }
+      const bytes = Buffer.from(record.value, 'base64');
+      valueBytesIn += bytes.length;
+      if (!isUtf8(bytes)) {
+        quarantine(coords, record, { reason: 'invalid_utf8', field: null, detail: 'the value is not valid UTF-8' }, bytes);
+        continue;
+      }
+      let text = bytes.toString('utf8');
+      if (text.startsWith(UTF8_BOM)) text = text.slice(1);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        quarantine(coords, record, { reason: 'invalid_json', field: null, detail: 'the value is not JSON' }, bytes);
+        continue;
+      }
+      const result = canonicalize(parsed, coords, kafkaTs);
+      if (!result.ok) {
+        quarantine(coords, record, result.rejection, bytes);
+        continue;
+      }
+      const [date, hour] = utcDateHour(result.eventTimeMs);
+      addLine('events', `dt=${date}/hr=${hour}`, coords, JSON.stringify(result.record));
+      recordsStored++;
+    }
+  }
+
+  const level = config.gzipLevel ?? 6;
+  const objects: RawObject[] = [];
+  for (const group of groups.values()) {
+    objects.push({
+      key: `${group.prefix}${group.topic}-${group.partition}-${group.firstOffset}-${group.lastOffset}.ndjson.gz`,
+      body: gzipSync(group.lines.join('\n') + '\n', { level }),
+      recordCount: group.lines.length,
+      kind: group.kind,
+      topic: group.topic,
+      partition: group.partition,
+      firstOffset: group.firstOffset,
+      lastOffset: group.lastOffset,
+    });
+  }
+  objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+  return {
+    objects,
+    recordsIn,
+    recordsStored,
+    recordsQuarantined: recordsIn - recordsStored,
+    quarantinedByReason,
+    valueBytesIn,
+  };
+}
