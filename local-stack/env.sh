@@ -142,7 +142,8 @@ stack_spawn() {
   echo "===== $(date -Is) starting: $*" >>"$log"
   # A background job of a non-interactive shell is not a group leader, so setsid execs in place
   # and $! is the engine itself.
-  setsid "$@" >>"$log" 2>&1 </dev/null &
+  # Descriptors 3-9 are closed so the engine never inherits a caller's lock file (stack_lock).
+  setsid "$@" >>"$log" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   pid=$!
   echo "$pid" >"$file"
   stack_proc_start "$pid" >"$file.start" || true
@@ -199,6 +200,17 @@ stack_wait_ready() {
   stack_log_tail "$name"
   stack_stop "$name" 10 >&2
   return 1
+}
+
+# Holds an exclusive lock named $1 for the rest of the calling script (on fd 9), waiting at most
+# $2 seconds (default 900). Serialises installs and starts run by several processes at once
+# (e.g. two jest runs calling `stack.sh up`). Engines started later do not inherit it.
+stack_lock() {
+  local name="$1" wait_s="${2:-900}"
+  mkdir -p "$LOCAL_STACK_HOME/run"
+  exec 9>"$LOCAL_STACK_HOME/run/$name.lock"
+  flock -w "$wait_s" 9 ||
+    stack_die "waited ${wait_s}s for $LOCAL_STACK_HOME/run/$name.lock: another local-stack script still holds it"
 }
 
 # Hash of files, for "installed already?" stamps.

@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 requirements="$REPO_ROOT/local-stack/python-requirements.txt"
 stamp="$VENV/.requirements.sha256"
 want="$(stack_hash "$requirements")"
+stack_lock venv
 
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ]; then
   echo "venv: up to date ($VENV)"

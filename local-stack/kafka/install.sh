@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 source "$REPO_ROOT/local-stack/kafka/kafka-env.sh"
+stack_lock kafka-install
 
 if kafka_installed; then
   echo "kafka: installed ($(kafka_version), $KAFKA_LIB)"
@@ -15,9 +16,14 @@ command -v mvn >/dev/null 2>&1 || stack_die "mvn (Maven) not found; install it (
 stack_log "kafka: fetching jars with Maven into $KAFKA_LIB"
 rm -rf "$KAFKA_LIB"
 mkdir -p "$KAFKA_LIB"
-mvn -B -q -f "$KAFKA_SRC/pom.xml" \
+mvn_log="$LOCAL_STACK_HOME/logs/kafka-install.log"
+mkdir -p "$(dirname "$mvn_log")"
+if ! mvn -B -q -f "$KAFKA_SRC/pom.xml" \
   -Dmaven.repo.local="$LOCAL_STACK_HOME/cache/m2" \
-  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIB"
+  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIB" >"$mvn_log" 2>&1; then
+  tail -n 30 "$mvn_log" >&2
+  stack_die "kafka: Maven could not fetch the jars (is Maven Central reachable?); full output in $mvn_log"
+fi
 ls "$KAFKA_LIB"/kafka_2.13-*.jar >/dev/null 2>&1 || stack_die "kafka: Maven finished but kafka_2.13 jar is missing in $KAFKA_LIB"
 stack_hash "$KAFKA_SRC/pom.xml" >"$KAFKA_INSTALL_STAMP"
 stack_log "kafka: installed $(kafka_version)"

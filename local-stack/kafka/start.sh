@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 source "$REPO_ROOT/local-stack/kafka/kafka-env.sh"
+stack_lock kafka-start
 
 if pid="$(stack_running_pid kafka)"; then
   echo "kafka: already running (pid $pid) at $KAFKA_BROKERS"

@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 source "$REPO_ROOT/local-stack/s3/s3-env.sh"
+stack_lock s3-start
 
 if pid="$(stack_running_pid s3)"; then
   echo "s3: already running (pid $pid) at $S3_ENDPOINT"

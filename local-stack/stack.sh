@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The local engines of the clickstream pipeline, real ones, no Docker:
+#   bash local-stack/stack.sh install|up|down|status [engine...]
+# engines: kafka s3 opensearch spark (default: all).
+#   install  fetch what is missing (venv, Maven jars); a second run is a quick no-op
+#   up       install if needed, then start; an engine already running is left alone
+#   down     stop the engines; no engine process is left behind
+#   status   one line per engine; exit 0 when all are running (spark: installed), 3 otherwise
+# Ports, folders and versions: local-stack/env.sh and local-stack/README.md.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+STACK_DIR="$REPO_ROOT/local-stack"
+
+ALL_ENGINES=(kafka s3 opensearch spark)
+
+usage() {
+  echo "usage: $0 install|up|down|status [kafka|s3|opensearch|spark ...]" >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+command="$1"; shift
+case "$command" in install|up|down|status) ;; *) usage ;; esac
+
+# Requested engines, validated, in the canonical order (Kafka first, Spark last).
+requested=("$@")
+[ ${#requested[@]} -gt 0 ] || requested=("${ALL_ENGINES[@]}")
+for engine in "${requested[@]}"; do
+  case " ${ALL_ENGINES[*]} " in *" $engine "*) ;; *) echo "unknown engine: $engine" >&2; usage ;; esac
+done
+engines=()
+for engine in "${ALL_ENGINES[@]}"; do
+  case " ${requested[*]} " in *" $engine "*) engines+=("$engine") ;; esac
+done
+
+# The OpenSearch scripts are built separately; while their folder is missing, skip with a warning.
+if [ ! -f "$STACK_DIR/opensearch/start.sh" ]; then
+  kept=()
+  for engine in "${engines[@]}"; do
+    if [ "$engine" = opensearch ]; then
+      echo "WARNING: $STACK_DIR/opensearch/ is missing: skipping opensearch" >&2
+    else
+      kept+=("$engine")
+    fi
+  done
+  engines=("${kept[@]+"${kept[@]}"}")
+fi
+
+wants() { case " ${engines[*]-} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+cmd_install() {
+  local started=$SECONDS venv_pid="" venv_log="$LOCAL_STACK_HOME/logs/venv-install.log"
+  mkdir -p "$LOCAL_STACK_HOME/logs"
+  # pip (network + unpacking pyspark) and Maven (network) overlap: the venv installs in the
+  # background while the Maven downloads run one after another (they share one local repository).
+  if wants s3 || wants spark; then
+    bash "$STACK_DIR/venv.sh" >"$venv_log" 2>&1 &
+    venv_pid=$!
+  fi
+  if wants kafka; then bash "$STACK_DIR/kafka/install.sh"; fi
+  if wants spark; then bash "$STACK_DIR/spark/install.sh" --jars; fi
+  if wants opensearch; then bash "$STACK_DIR/opensearch/install.sh"; fi
+  if [ -n "$venv_pid" ]; then
+    if ! wait "$venv_pid"; then
+      tail -n 40 "$venv_log" >&2
+      stack_die "installing the Python venv failed; full output in $venv_log"
+    fi
+    cat "$venv_log"
+  fi
+  if wants spark; then bash "$STACK_DIR/spark/install.sh"; fi
+  stack_log "install: done in $((SECONDS - started))s"
+}
+
+print_endpoints() {
+  echo "endpoints:"
+  if wants kafka; then echo "  KAFKA_BROKERS=$KAFKA_BROKERS"; fi
+  if wants s3; then echo "  S3_ENDPOINT=$S3_ENDPOINT  (AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID, path-style, data in memory)"; fi
+  if wants opensearch; then echo "  OPENSEARCH_ENDPOINT=$OPENSEARCH_ENDPOINT"; fi
+  if wants spark; then echo "  spark: bash local-stack/spark/submit.sh SCRIPT.py  (python: $VENV/bin/python)"; fi
+}
+
+cmd_up() {
+  # Only what install actually does is worth a line here; "already installed" lines are dropped.
+  cmd_install 2>&1 | { grep -v -E ': (installed|jars present|already installed|up to date) |install: done in' || true; }
+  local engine
+  for engine in "${engines[@]+"${engines[@]}"}"; do
+    bash "$STACK_DIR/$engine/start.sh"
+  done
+  print_endpoints
+}
+
+# Engine processes of THIS stack (matched by its LOCAL_STACK_HOME or venv in the command line),
+# whatever their pid files say: a pid file lost after a crash must not leave an engine behind.
+engine_orphans() {
+  local pattern
+  case "$1" in
+    kafka) pattern="kafka\\.Kafka $LOCAL_STACK_HOME/" ;;
+    s3) pattern="$VENV/bin/moto_server" ;;
+    opensearch) pattern="$LOCAL_STACK_HOME/.*LocalOpenSearch|LocalOpenSearch.*$LOCAL_STACK_HOME/" ;;
+    *) return 0 ;;
+  esac
+  pgrep -f -- "$pattern" || true
+}
+
+cmd_down() {
+  local engine pid
+  for engine in spark opensearch s3 kafka; do
+    wants "$engine" || continue
+    bash "$STACK_DIR/$engine/stop.sh"
+    for pid in $(engine_orphans "$engine"); do
+      echo "$engine: stopping leftover process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-100))"
+      kill -TERM "$pid" 2>/dev/null || true
+    done
+  done
+  for engine in opensearch s3 kafka; do
+    wants "$engine" || continue
+    for _ in $(seq 1 100); do
+      [ -z "$(engine_orphans "$engine")" ] && break
+      sleep 0.2
+    done
+    for pid in $(engine_orphans "$engine"); do
+      echo "$engine: process $pid ignored TERM for 20s, killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  done
+  return 0
+}
+
+cmd_status() {
+  local engine line rc=0
+  for engine in "${engines[@]+"${engines[@]}"}"; do
+    line="$(bash "$STACK_DIR/$engine/status.sh" 2>&1)" || rc=3
+    echo "$line"
+    # The OpenSearch status script exits 0 when stopped too: judge it by its line.
+    if [ "$engine" = opensearch ] && ! grep -q '^opensearch: running' <<<"$line"; then rc=3; fi
+  done
+  return $rc
+}
+
+case "$command" in
+  install) stack_lock stack; cmd_install ;;
+  up) stack_lock stack; cmd_up ;;
+  down) stack_lock stack; cmd_down ;;
+  status) cmd_status ;;
+esac
