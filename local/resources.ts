@@ -1,0 +1,319 @@
+/**
+ * The local pipeline's resources and its plain I/O with the engines: the topic, the buckets, the
+ * producer, reading the raw zone back, and reading the served aggregates from OpenSearch.
+ * Stage code (ingest, Spark, indexing) is not here: it is the production code, run by
+ * `local/pipeline.ts` through the other local stand-ins.
+ */
+import {
+  CreateBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import type { Client } from '@opensearch-project/opensearch';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { gunzipSync } from 'zlib';
+import type { ProducedMessage } from './expected';
+import type { ClickMessage } from './generator';
+import type { AggregateRow, CountryTopPages } from './report';
+
+/** Names and endpoints of one local pipeline. */
+export interface PipelineSettings {
+  readonly brokers: readonly string[];
+  readonly s3Endpoint: string;
+  readonly openSearchEndpoint: string;
+  readonly topic: string;
+  readonly partitions: number;
+  readonly consumerGroup: string;
+  readonly rawBucket: string;
+  readonly aggregatesBucket: string;
+  readonly alias: string;
+}
+
+/** Settings from the environment that `local-stack/env.sh` sets (same defaults as there). */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineSettings {
+  return {
+    brokers: (env.KAFKA_BROKERS ?? `127.0.0.1:${env.KAFKA_PORT ?? '9092'}`).split(',').map((b) => b.trim()).filter(Boolean),
+    s3Endpoint: env.S3_ENDPOINT ?? `http://127.0.0.1:${env.S3_PORT ?? '9000'}`,
+    openSearchEndpoint: env.OPENSEARCH_ENDPOINT ?? `http://127.0.0.1:${env.OPENSEARCH_PORT ?? '9200'}`,
+    topic: env.CLICKSTREAM_TOPIC ?? 'clickstream',
+    partitions: Number(env.CLICKSTREAM_PARTITIONS ?? 3),
+    consumerGroup: env.CLICKSTREAM_CONSUMER_GROUP ?? 'clickstream-ingest-local',
+    rawBucket: env.RAW_BUCKET ?? 'clickstream-raw',
+    aggregatesBucket: env.AGGREGATES_BUCKET ?? 'clickstream-aggregates',
+    alias: env.OPENSEARCH_ALIAS ?? 'clickstream-url-country-daily',
+  };
+}
+
+export function kafkaClient(settings: PipelineSettings, clientId = 'clickstream-local'): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: [...settings.brokers],
+    logLevel: logLevel.ERROR,
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
+}
+
+export function s3Client(settings: PipelineSettings): S3Client {
+  return new S3Client({
+    endpoint: settings.s3Endpoint,
+    forcePathStyle: true,
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'test', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'test' },
+    maxAttempts: 5,
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Retries `fn` with exponential backoff until it succeeds or `timeoutMs` passes. */
+async function retryUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() + delay > deadline) throw new Error(`${what}: gave up after ${timeoutMs} ms: ${(e as Error).message}`);
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Kafka
+
+/**
+ * Creates the topic with the wanted partition count, or checks the existing one. With `reset`,
+ * deletes the topic and the consumer group first (Kafka deletes a topic asynchronously, so the
+ * creation is retried until the old one is gone).
+ */
+export async function prepareTopic(admin: Admin, settings: PipelineSettings, reset: boolean): Promise<'created' | 'existing' | 'recreated'> {
+  const exists = async () => (await admin.listTopics()).includes(settings.topic);
+  if (reset) {
+    const groups = await admin.listGroups();
+    if (groups.groups.some((g) => g.groupId === settings.consumerGroup)) {
+      await retryUntil(`deleting consumer group ${settings.consumerGroup}`, 30_000, () => admin.deleteGroups([settings.consumerGroup]));
+    }
+    if (await exists()) {
+      await admin.deleteTopics({ topics: [settings.topic], timeout: 30_000 });
+      await retryUntil(`waiting for topic ${settings.topic} to be deleted`, 60_000, async () => {
+        if (await exists()) throw new Error('still listed');
+      });
+    }
+  } else if (await exists()) {
+    const meta = await admin.fetchTopicMetadata({ topics: [settings.topic] });
+    const n = meta.topics[0].partitions.length;
+    if (n !== settings.partitions) {
+      throw new Error(`topic ${settings.topic} exists with ${n} partitions, not ${settings.partitions}; run with --reset to recreate it`);
+    }
+    return 'existing';
+  }
+  await retryUntil(`creating topic ${settings.topic}`, 60_000, async () => {
+    const created = await admin.createTopics({ topics: [{ topic: settings.topic, numPartitions: settings.partitions, replicationFactor: 1 }], waitForLeaders: true });
+    if (!created && !(await exists())) throw new Error('not created');
+  });
+  return reset ? 'recreated' : 'created';
+}
+
+/** The end offset (next offset to be written) of each partition. */
+export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, number>> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+}
+
+export interface ProduceProgress {
+  (produced: number, total: number): void;
+}
+
+/**
+ * Produces the messages in order, each to its own partition, and returns them with the offset
+ * Kafka gave each one (from the base offset of each partition's batch), so every message can be
+ * traced through the pipeline.
+ */
+export async function produceMessages(
+  producer: Producer,
+  topic: string,
+  messages: readonly ClickMessage[],
+  onProgress?: ProduceProgress,
+  chunkSize = 5000,
+): Promise<ProducedMessage[]> {
+  const out: ProducedMessage[] = new Array(messages.length);
+  for (let start = 0; start < messages.length; start += chunkSize) {
+    const chunk = messages.slice(start, start + chunkSize);
+    const metadata = await producer.send({
+      topic,
+      acks: -1,
+      messages: chunk.map((m) => ({ partition: m.partition, key: m.key, value: m.value, timestamp: String(m.timestamp) })),
+    });
+    const base = new Map(metadata.map((md) => [md.partition, Number(md.baseOffset)]));
+    const next = new Map<number, number>();
+    chunk.forEach((m, i) => {
+      const b = base.get(m.partition);
+      if (b === undefined) throw new Error(`no base offset returned for partition ${m.partition}`);
+      const k = next.get(m.partition) ?? 0;
+      next.set(m.partition, k + 1);
+      out[start + i] = { topic, partition: m.partition, offset: b + k, timestamp: m.timestamp, value: m.value };
+    });
+    onProgress?.(Math.min(start + chunkSize, messages.length), messages.length);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// S3
+
+/** Creates the bucket if it is missing; with `reset`, deletes every object in it. */
+export async function prepareBucket(s3: S3Client, bucket: string, reset: boolean): Promise<'created' | 'existing' | 'emptied'> {
+  let exists = true;
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch {
+    exists = false;
+  }
+  if (!exists) {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    return 'created';
+  }
+  if (!reset) return 'existing';
+  await deletePrefix(s3, bucket, '');
+  return 'emptied';
+}
+
+export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<Array<{ key: string; size: number; lastModified?: Date; etag?: string }>> {
+  const out: Array<{ key: string; size: number; lastModified?: Date; etag?: string }> = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) out.push({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified, etag: o.ETag });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+export async function deletePrefix(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+  const keys = await listKeys(s3, bucket, prefix);
+  for (let i = 0; i < keys.length; i += 1000) {
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((k) => ({ Key: k.key })), Quiet: true } }));
+  }
+  return keys.length;
+}
+
+export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await res.Body!.transformToByteArray());
+}
+
+/** Every line of every gzip NDJSON object under the prefix, with its object key. */
+export async function readNdjsonGz(s3: S3Client, bucket: string, prefix: string): Promise<Array<{ key: string; line: Record<string, unknown> }>> {
+  const keys = (await listKeys(s3, bucket, prefix)).filter((k) => k.key.endsWith('.ndjson.gz'));
+  const out: Array<{ key: string; line: Record<string, unknown> }> = [];
+  const concurrency = 8;
+  for (let i = 0; i < keys.length; i += concurrency) {
+    const bodies = await Promise.all(keys.slice(i, i + concurrency).map((k) => getBytes(s3, bucket, k.key)));
+    bodies.forEach((body, j) => {
+      for (const text of gunzipSync(body).toString('utf8').split('\n')) {
+        if (text !== '') out.push({ key: keys[i + j].key, line: JSON.parse(text) as Record<string, unknown> });
+      }
+    });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// OpenSearch
+
+/** Deletes the indices behind the alias (and the alias with them). */
+export async function deleteAliasIndices(os: Client, alias: string): Promise<string[]> {
+  const exists = await os.indices.existsAlias({ name: alias });
+  if (!exists.body) return [];
+  const res = await os.indices.getAlias({ name: alias });
+  const indices = Object.keys(res.body as Record<string, unknown>);
+  if (indices.length > 0) await os.indices.delete({ index: indices.join(',') });
+  return indices;
+}
+
+function toRow(source: Record<string, unknown>): AggregateRow {
+  return {
+    event_date: String(source.event_date),
+    page_url: String(source.page_url),
+    country: String(source.country),
+    clicks: Number(source.clicks),
+    unique_users: Number(source.unique_users),
+    timed_views: Number(source.timed_views),
+    total_time_spent_seconds: Number(source.total_time_spent_seconds),
+    avg_time_spent_seconds: source.avg_time_spent_seconds === null || source.avg_time_spent_seconds === undefined ? null : Number(source.avg_time_spent_seconds),
+    computed_at: source.computed_at === undefined ? undefined : String(source.computed_at),
+  };
+}
+
+/** Every document behind the alias, in (event_date, page_url, country) order (search_after paging). */
+export async function fetchAllRows(os: Client, alias: string, pageSize = 5000): Promise<AggregateRow[]> {
+  await os.indices.refresh({ index: alias });
+  const rows: AggregateRow[] = [];
+  let after: Array<string | number> | undefined;
+  for (;;) {
+    const res = await os.search({
+      index: alias,
+      body: {
+        size: pageSize,
+        sort: [{ event_date: 'asc' }, { page_url: 'asc' }, { country: 'asc' }],
+        track_total_hits: false,
+        ...(after ? { search_after: after } : {}),
+      },
+    });
+    const hits = (res.body as unknown as { hits: { hits: Array<{ _source: Record<string, unknown>; sort: Array<string | number> }> } }).hits.hits;
+    for (const h of hits) rows.push(toRow(h._source));
+    if (hits.length < pageSize) return rows;
+    after = hits[hits.length - 1].sort;
+  }
+}
+
+interface Bucket<T> { key: string; doc_count: number; [agg: string]: unknown; sub?: T }
+
+/**
+ * The top pages by clicks per country, over all dates, as one OpenSearch aggregation query.
+ * The index has one shard (opensearch/index-template.json), so the terms ordering is exact.
+ */
+export async function queryTopPagesByCountry(os: Client, alias: string, perCountry: number, maxCountries = 50): Promise<CountryTopPages[]> {
+  const sums = {
+    clicks: { sum: { field: 'clicks' } },
+    user_days: { sum: { field: 'unique_users' } },
+    timed_views: { sum: { field: 'timed_views' } },
+    total_time: { sum: { field: 'total_time_spent_seconds' } },
+  };
+  const res = await os.transport.request({
+    method: 'POST',
+    path: `/${encodeURIComponent(alias)}/_search`,
+    body: {
+      size: 0,
+      aggs: {
+        countries: {
+          terms: { field: 'country', size: maxCountries, order: { clicks: 'desc' } },
+          aggs: {
+            clicks: { sum: { field: 'clicks' } },
+            pages: { terms: { field: 'page_url', size: perCountry, order: [{ clicks: 'desc' }, { _key: 'asc' }] }, aggs: sums },
+          },
+        },
+      },
+    },
+  });
+  type Sum = { value: number };
+  const countries = (res.body as unknown as { aggregations: { countries: { buckets: Array<Bucket<never> & { clicks: Sum; pages: { buckets: Array<Bucket<never> & { clicks: Sum; user_days: Sum; timed_views: Sum; total_time: Sum }> } }> } } })
+    .aggregations.countries.buckets;
+  return countries.map((c) => ({
+    country: c.key,
+    clicks: c.clicks.value,
+    pages: c.pages.buckets.map((p) => ({
+      page_url: p.key,
+      clicks: p.clicks.value,
+      user_days: p.user_days.value,
+      timed_views: p.timed_views.value,
+      total_time_spent_seconds: p.total_time.value,
+      avg_time_spent_seconds: p.timed_views.value === 0 ? null : p.total_time.value / p.timed_views.value,
+    })),
+  }));
+}
