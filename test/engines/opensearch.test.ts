@@ -2,30 +2,20 @@
  * The local OpenSearch node (local-stack/opensearch) is a real OpenSearch 2.19 that can do what the
  * indexer needs: index templates with aliases, _bulk, painless scripts and _delete_by_query.
  *
- * The node is started by local-stack/opensearch/start.sh (a no-op when it already runs); when it
- * cannot start, beforeAll throws and every test here fails.
+ * When the node cannot start, beforeAll throws and every test here fails.
  */
 import { Client } from '@opensearch-project/opensearch';
-import { execFileSync } from 'child_process';
-import * as path from 'path';
+import { ENGINE_START_TIMEOUT_MS, ensureEngines, uniqueName } from '../support/engines';
 
-const repoRoot = path.join(__dirname, '..', '..');
-const endpoint = process.env.OPENSEARCH_ENDPOINT ?? `http://127.0.0.1:${process.env.OPENSEARCH_PORT ?? '9200'}`;
-// Unique per run so that a rerun never sees documents of an earlier one.
-const runId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-const prefix = `engine-test-${runId}`;
+// Unique per run so that a rerun never sees indices or templates of an earlier one.
+const prefix = uniqueName('engine-test-os');
 
-let client: Client;
+let client: Client | undefined;
 
-beforeAll(() => {
-  // TODO(lead): switch to ensureEngines(['opensearch']) from test/support/engines.ts once it exists.
-  execFileSync('bash', [path.join(repoRoot, 'local-stack', 'opensearch', 'start.sh')], {
-    cwd: repoRoot,
-    stdio: 'pipe',
-    timeout: 180_000,
-  });
-  client = new Client({ node: endpoint, maxRetries: 0, requestTimeout: 30_000 });
-}, 200_000);
+beforeAll(async () => {
+  const { openSearchEndpoint } = await ensureEngines(['opensearch']);
+  client = new Client({ node: openSearchEndpoint, maxRetries: 0, requestTimeout: 30_000 });
+}, ENGINE_START_TIMEOUT_MS);
 
 afterAll(async () => {
   if (!client) return;
@@ -34,30 +24,36 @@ afterAll(async () => {
   await client.close();
 });
 
+/** The client beforeAll made; a test never runs without it (beforeAll failing fails the tests). */
+function os(): Client {
+  if (!client) throw new Error('OpenSearch client not created: the engine did not start');
+  return client;
+}
+
 describe('local OpenSearch engine', () => {
   it('is OpenSearch 2.19 and its cluster is usable', async () => {
-    const info = (await client.info()).body;
+    const info = (await os().info()).body;
     expect(info.version.distribution).toBe('opensearch');
     expect(info.version.number).toMatch(/^2\.19\.\d+$/);
     expect(info.cluster_name).toBe('clickstream-local');
 
-    const health = (await client.cluster.health({ wait_for_status: 'yellow', timeout: '10s' })).body;
+    const health = (await os().cluster.health({ wait_for_status: 'yellow', timeout: '10s' })).body;
     expect(health.timed_out).toBe(false);
     expect(['green', 'yellow']).toContain(health.status);
   });
 
   it('indexes a document and finds it again with a search', async () => {
     const index = `${prefix}-docs`;
-    await client.indices.create({ index, body: { settings: { number_of_shards: 1, number_of_replicas: 0 } } });
-    await client.index({
+    await os().indices.create({ index, body: { settings: { number_of_shards: 1, number_of_replicas: 0 } } });
+    await os().index({
       index,
       id: 'doc-1',
       body: { page_url: 'https://shop.example/cart', country: 'DE', clicks: 7 },
     });
-    await client.indices.refresh({ index });
+    await os().indices.refresh({ index });
 
     const result = (
-      await client.search({ index, body: { query: { match: { page_url: 'cart' } } } })
+      await os().search({ index, body: { query: { match: { page_url: 'cart' } } } })
     ).body;
     expect(result.hits.hits).toHaveLength(1);
     expect(result.hits.hits[0]._id).toBe('doc-1');
@@ -66,7 +62,7 @@ describe('local OpenSearch engine', () => {
 
   it('applies an index template with an alias, takes _bulk, and serves the alias', async () => {
     const alias = `${prefix}-alias`;
-    await client.indices.putIndexTemplate({
+    await os().indices.putIndexTemplate({
       name: prefix,
       body: {
         index_patterns: [`${prefix}-tpl-*`],
@@ -94,7 +90,7 @@ describe('local OpenSearch engine', () => {
       { event_date: '2024-05-02', page_url: '/a', country: 'DE', clicks: 11, avg_time_on_page_s: 4 },
     ];
     const bulk = (
-      await client.bulk({
+      await os().bulk({
         refresh: true,
         body: rows.flatMap((row) => [
           { index: { _index: index, _id: `${row.event_date}|${row.page_url}|${row.country}` } },
@@ -106,7 +102,7 @@ describe('local OpenSearch engine', () => {
     expect(bulk.items).toHaveLength(3);
 
     // The template, not dynamic mapping, decided the field types.
-    const mapping = (await client.indices.getMapping({ index })).body[index].mappings.properties as Record<
+    const mapping = (await os().indices.getMapping({ index })).body[index].mappings.properties as Record<
       string,
       { type: string }
     >;
@@ -117,13 +113,13 @@ describe('local OpenSearch engine', () => {
 
     // Strict mapping from the template rejects a field it does not know.
     const rejected = (
-      await client.bulk({ body: [{ index: { _index: index } }, { unexpected_field: 1 }] })
+      await os().bulk({ body: [{ index: { _index: index } }, { unexpected_field: 1 }] })
     ).body;
     expect(rejected.errors).toBe(true);
     expect(rejected.items[0].index?.error?.type).toBe('strict_dynamic_mapping_exception');
 
     const viaAlias = (
-      await client.search({
+      await os().search({
         index: alias,
         body: { query: { term: { page_url: '/a' } }, aggs: { clicks: { sum: { field: 'clicks' } } } },
       })
@@ -136,8 +132,8 @@ describe('local OpenSearch engine', () => {
     const index = `${prefix}-daily`;
 
     beforeEach(async () => {
-      await client.indices.delete({ index, ignore_unavailable: true });
-      await client.indices.create({
+      await os().indices.delete({ index, ignore_unavailable: true });
+      await os().indices.create({
         index,
         body: {
           settings: { number_of_shards: 1, number_of_replicas: 0 },
@@ -151,7 +147,7 @@ describe('local OpenSearch engine', () => {
         },
       });
       const bulk = (
-        await client.bulk({
+        await os().bulk({
           refresh: true,
           body: [
             { index: { _index: index, _id: 'd1-a' } },
@@ -167,19 +163,19 @@ describe('local OpenSearch engine', () => {
     });
 
     it('runs a painless scripted update', async () => {
-      await client.update({
+      await os().update({
         index,
         id: 'd1-a',
         refresh: true,
         body: { script: { lang: 'painless', source: 'ctx._source.clicks += params.more', params: { more: 40 } } },
       });
-      const doc = (await client.get({ index, id: 'd1-a' })).body;
+      const doc = (await os().get({ index, id: 'd1-a' })).body;
       expect(doc._source?.clicks).toBe(42);
     });
 
     it('filters with a painless script query', async () => {
       const result = (
-        await client.search({
+        await os().search({
           index,
           body: {
             query: {
@@ -203,7 +199,7 @@ describe('local OpenSearch engine', () => {
 
     it('runs _update_by_query with a painless script', async () => {
       const response = (
-        await client.updateByQuery({
+        await os().updateByQuery({
           index,
           refresh: true,
           conflicts: 'proceed',
@@ -215,15 +211,15 @@ describe('local OpenSearch engine', () => {
       ).body;
       // The body is a union (it is a task id with wait_for_completion=false); match the sync shape.
       expect(response).toMatchObject({ total: 2, updated: 2, failures: [] });
-      const a = (await client.get({ index, id: 'd1-a' })).body;
-      const b = (await client.get({ index, id: 'd1-b' })).body;
+      const a = (await os().get({ index, id: 'd1-a' })).body;
+      const b = (await os().get({ index, id: 'd1-b' })).body;
       expect(a._source?.clicks).toBe(20);
       expect(b._source?.clicks).toBe(9);
     });
 
     it('removes exactly the matching rows with _delete_by_query', async () => {
       const response = (
-        await client.deleteByQuery({
+        await os().deleteByQuery({
           index,
           refresh: true,
           conflicts: 'proceed',
@@ -232,7 +228,7 @@ describe('local OpenSearch engine', () => {
       ).body;
       expect(response).toMatchObject({ total: 2, deleted: 2, failures: [] });
 
-      const left = (await client.search({ index, body: { query: { match_all: {} } } })).body;
+      const left = (await os().search({ index, body: { query: { match_all: {} } } })).body;
       expect(left.hits.hits.map((hit) => hit._id)).toEqual(['d2-a']);
     });
   });
