@@ -288,9 +288,10 @@ export async function indexObject(deps: IndexerDeps, bucket: string, key: string
   }
 }
 
+/** The object is gone. Not a missing bucket (NoSuchBucket, also a 404): that is a real error. */
 function isMissingObject(error: unknown): boolean {
-  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchKey' || e?.Code === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+  const e = error as { name?: string; Code?: string };
+  return e?.name === 'NoSuchKey' || e?.Code === 'NoSuchKey';
 }
 
 /** An S3 object named in an SQS message. */
