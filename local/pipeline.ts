@@ -20,6 +20,7 @@ import {
   deleteAliasIndices,
   endOffsets,
   fetchAllRows,
+  getBytes,
   kafkaClient,
   listKeys,
   prepareBucket,
@@ -181,6 +182,16 @@ export async function readRawZone(s3: S3Client, settings: PipelineSettings, from
   };
 }
 
+/** Lines in the given objects (the rows the indexer was handed). */
+export async function countLines(s3: S3Client, bucket: string, keys: readonly string[]): Promise<number> {
+  let n = 0;
+  for (const key of keys) {
+    const text = (await getBytes(s3, bucket, key)).toString('utf8');
+    for (const line of text.split('\n')) if (line.trim() !== '') n++;
+  }
+  return n;
+}
+
 // ------------------------------------------------------------------------------------------------
 // The whole run (npm run local)
 
@@ -254,13 +265,16 @@ export async function runLocalPipeline(options: CliOptions, run: RunOptions = {}
   log('\n[index] S3 notifications -> indexer handler -> OpenSearch');
   t = Date.now();
   const index = await runIndexStage({ settings, bucket: settings.aggregatesBucket, keys: newKeys, log, faults: run.indexFaults });
-  stages.push({ stage: 'index', seconds: secondsSince(t), figures: [['notifications', index.notifications], ['documents indexed', index.documentsIndexed], ['redelivered', index.redeliveries]] });
-  log(`  ${index.documentsIndexed} documents indexed from ${index.notifications} notifications in ${secondsSince(t).toFixed(1)}s`);
+  const delivered = await countLines(clients.s3, settings.aggregatesBucket, newKeys);
+  const rows = await fetchAllRows(clients.openSearch, settings.alias);
+  stages.push({ stage: 'index', seconds: secondsSince(t), figures: [
+    ['notifications', index.notifications], ['redelivered', index.redeliveries], ['rows indexed', delivered], ['documents in the index', rows.length],
+  ] });
+  log(`  ${delivered} rows of ${index.notifications} objects indexed; the index holds ${rows.length} documents (${secondsSince(t).toFixed(1)}s)`);
 
   t = Date.now();
-  const rows = await fetchAllRows(clients.openSearch, settings.alias);
   const top = await queryTopPagesByCountry(clients.openSearch, settings.alias, options.top);
-  stages.push({ stage: 'report', seconds: secondsSince(t), figures: [['rows in OpenSearch', rows.length]] });
+  stages.push({ stage: 'query', seconds: secondsSince(t), figures: [['countries', top.length]] });
 
   log('\n[summary]');
   log(formatStages(stages));

@@ -130,36 +130,48 @@ export interface ProduceProgress {
 }
 
 /**
- * Produces the messages in order, each to its own partition, and returns them with the offset
- * Kafka gave each one (from the base offset of each partition's batch), so every message can be
- * traced through the pipeline.
+ * Produces the messages, each to its own partition, keeping their order within each partition,
+ * and returns them with the offset Kafka gave each one (the base offset of each batch plus the
+ * position in it), so every message can be traced through the pipeline. Partitions are sent
+ * concurrently (a partition's batches one after another); a batch stays under the broker's
+ * default 1 MB limit for messages of usual size.
  */
 export async function produceMessages(
   producer: Producer,
   topic: string,
   messages: readonly ClickMessage[],
   onProgress?: ProduceProgress,
-  chunkSize = 5000,
+  chunkSize = 2000,
 ): Promise<ProducedMessage[]> {
   const out: ProducedMessage[] = new Array(messages.length);
-  for (let start = 0; start < messages.length; start += chunkSize) {
-    const chunk = messages.slice(start, start + chunkSize);
-    const metadata = await producer.send({
-      topic,
-      acks: -1,
-      messages: chunk.map((m) => ({ partition: m.partition, key: m.key, value: m.value, timestamp: String(m.timestamp) })),
-    });
-    const base = new Map(metadata.map((md) => [md.partition, Number(md.baseOffset)]));
-    const next = new Map<number, number>();
-    chunk.forEach((m, i) => {
-      const b = base.get(m.partition);
-      if (b === undefined) throw new Error(`no base offset returned for partition ${m.partition}`);
-      const k = next.get(m.partition) ?? 0;
-      next.set(m.partition, k + 1);
-      out[start + i] = { topic, partition: m.partition, offset: b + k, timestamp: m.timestamp, value: m.value };
-    });
-    onProgress?.(Math.min(start + chunkSize, messages.length), messages.length);
-  }
+  const byPartition = new Map<number, number[]>();
+  messages.forEach((m, i) => {
+    const list = byPartition.get(m.partition);
+    if (list) list.push(i); else byPartition.set(m.partition, [i]);
+  });
+  let done = 0;
+  await Promise.all([...byPartition].map(async ([partition, indexes]) => {
+    for (let start = 0; start < indexes.length; start += chunkSize) {
+      const chunk = indexes.slice(start, start + chunkSize);
+      const metadata = await producer.send({
+        topic,
+        acks: -1,
+        messages: chunk.map((i) => {
+          const m = messages[i];
+          return { partition, key: m.key, value: m.value, timestamp: String(m.timestamp) };
+        }),
+      });
+      const md = metadata.find((x) => x.partition === partition);
+      if (!md) throw new Error(`no base offset returned for partition ${partition}`);
+      const base = Number(md.baseOffset);
+      chunk.forEach((i, k) => {
+        const m = messages[i];
+        out[i] = { topic, partition, offset: base + k, timestamp: m.timestamp, value: m.value };
+      });
+      done += chunk.length;
+      onProgress?.(done, messages.length);
+    }
+  }));
   return out;
 }
 

@@ -3,11 +3,54 @@
  * ingest (local MSK poller + ingest handler), aggregate (local Spark + the Glue script) and index
  * (local S3 notifier + indexer handler). Faults for the end-to-end test are injected here.
  */
+import { resolve } from 'path';
 import type { PipelineSettings } from './resources';
 
 export interface IngestFaults {
-  /** Called before each handler invocation; throwing from it or from `wrap` simulates a crash. */
-  readonly wrapHandler?: <E, C, R>(handler: (event: E, context: C) => Promise<R>) => (event: E, context: C) => Promise<R>;
+  /**
+   * Asked before each handler invocation. When it returns true, that invocation crashes in the
+   * middle of its batch: its first S3 write succeeds, every later write of the invocation fails,
+   * so the handler fails with part of the batch's objects written (what a timeout or an
+   * out-of-memory kill leaves behind). The event source mapping then redelivers the batch.
+   */
+  readonly crashAfterFirstWrite?: () => boolean;
+}
+
+/** The error the injected crash raises (recognisable in logs). */
+export class InjectedCrash extends Error {
+  constructor() {
+    super('injected crash: the ingest handler died in the middle of its batch');
+    this.name = 'InjectedCrash';
+  }
+}
+
+/**
+ * Wraps a handler so that `crashAfterFirstWrite` can make an invocation crash mid-batch. The S3
+ * client's `send` is intercepted for the duration of that one invocation only (the poller invokes
+ * one batch at a time, so no other invocation is affected).
+ */
+export function withIngestFaults<E, C, R>(handler: (event: E, context: C) => Promise<R>, faults: IngestFaults | undefined): (event: E, context: C) => Promise<R> {
+  if (!faults?.crashAfterFirstWrite) return handler;
+  const decide = faults.crashAfterFirstWrite;
+  return async (event: E, context: C) => {
+    if (!decide()) return handler(event, context);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { S3Client } = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+    const original = S3Client.prototype.send;
+    let writes = 0;
+    S3Client.prototype.send = function patched(this: unknown, command: { constructor: { name: string } }, ...rest: unknown[]) {
+      if (command.constructor.name === 'PutObjectCommand' || command.constructor.name === 'CompleteMultipartUploadCommand') {
+        writes++;
+        if (writes > 1) return Promise.reject(new InjectedCrash());
+      }
+      return (original as (...a: unknown[]) => unknown).call(this, command, ...rest);
+    } as typeof original;
+    try {
+      return await handler(event, context);
+    } finally {
+      S3Client.prototype.send = original;
+    }
+  };
 }
 
 export interface IndexFaults {
@@ -26,7 +69,7 @@ export interface AggregateStageResult {
 
 export interface IndexStageResult {
   readonly notifications: number;
-  readonly documentsIndexed: number;
+  readonly invocations: number;
   readonly redeliveries: number;
 }
 
@@ -38,6 +81,33 @@ export async function runAggregateStage(_args: { settings: PipelineSettings; log
   throw new Error('aggregate stage: waiting for local/glue-job.ts');
 }
 
-export async function runIndexStage(_args: { settings: PipelineSettings; bucket: string; keys: string[]; log: (line: string) => void; faults?: IndexFaults }): Promise<IndexStageResult> {
-  throw new Error('index stage: waiting for local/s3-notifier.ts');
+export interface IndexStageArgs {
+  readonly settings: PipelineSettings;
+  readonly bucket: string;
+  /** Keys of the new aggregate objects, one notification each. */
+  readonly keys: readonly string[];
+  readonly log: (line: string) => void;
+  readonly faults?: IndexFaults;
+  /** NDJSON dead-letter file of notifications that failed every delivery. @default local-output/indexer-dlq.ndjson */
+  readonly deadLetterFile?: string;
+}
+
+/**
+ * Delivers one S3 notification per new aggregate object to the production indexer handler
+ * through the local SQS stand-in (batches, partial batch failures, redelivery, dead-letter file).
+ */
+export async function runIndexStage(args: IndexStageArgs): Promise<IndexStageResult> {
+  const { LocalS3Notifier, loadIndexerHandler } = await import('./s3-notifier');
+  const keys = args.faults?.arrange ? args.faults.arrange(args.keys) : [...args.keys];
+  const notifier = new LocalS3Notifier({
+    handler: await loadIndexerHandler(),
+    bucket: args.bucket,
+    deadLetterFile: args.deadLetterFile ?? resolve('local-output', 'indexer-dlq.ndjson'),
+    log: (line) => args.log(`  ${line}`),
+  });
+  const result = await notifier.notify(keys);
+  if (result.deadLettered.length > 0) {
+    throw new Error(`${result.deadLettered.length} notifications failed every delivery and are in the dead-letter file ${args.deadLetterFile ?? 'local-output/indexer-dlq.ndjson'} (replay: npx tsx local/s3-notifier.ts replay --bucket ${args.bucket} --dlq FILE)`);
+  }
+  return { notifications: result.messages, invocations: result.invocations, redeliveries: result.redeliveries };
 }
