@@ -204,7 +204,7 @@ export async function deleteOlderComputations(client: Client, alias: string, opt
             dates: {
               composite: {
                 size: 500,
-                sources: [{ date: { terms: { field: 'event_date', format: 'yyyy-MM-dd' } } }],
+                sources: [{ date: { date_histogram: { field: 'event_date', calendar_interval: '1d', format: 'yyyy-MM-dd' } } }],
                 ...(after ? { after } : {}),
               },
               aggs: { oldest: { min: { field: 'computed_at' } }, newest: { max: { field: 'computed_at' } } },

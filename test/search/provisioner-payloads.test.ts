@@ -1,0 +1,254 @@
+/**
+ * The parts of the provisioner that only exist on Amazon OpenSearch Service (the security
+ * plugin's REST API and the Dashboards saved-objects API): no local engine has them, so their
+ * requests are checked here against a recording server: paths, headers and payloads. The last
+ * test runs the whole provisioner with those answered by the recorder and everything else by the
+ * real local node, to check the order of the steps end to end.
+ */
+import type { Client } from '@opensearch-project/opensearch';
+import { SAVED_OBJECT_IDS, savedObjectsNdjson } from '../../opensearch/saved-objects';
+import { configFromProperties, provisionSearch } from '../../lambdas/search-provisioner/core';
+import { importSavedObjects, multipartBody } from '../../lambdas/search-provisioner/dashboards';
+import { analystRole, ensureSecurity, indexerRole, mergeRoleMapping } from '../../lambdas/search-provisioner/security';
+import { createOpenSearchClient } from '../../lambdas/shared/opensearch-client';
+import { ENGINE_START_TIMEOUT_MS, ensureEngines, uniqueName } from '../support/engines';
+import { dropServingIndex, forward, localClient, RecordedRequest, recordingServer, TestServer } from '../indexer/fixtures';
+
+const ALIAS = 'clickstream-url-country-daily';
+const INDEXER_ARN = 'arn:aws:iam::123456789012:role/Indexer';
+const ANALYST_ARN = 'arn:aws:iam::123456789012:role/Analyst';
+const fast = { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } };
+
+let server: TestServer | undefined;
+let client: Client | undefined;
+afterEach(async () => {
+  await client?.close();
+  await server?.close();
+  server = undefined;
+  client = undefined;
+});
+
+const json = (request: RecordedRequest) => JSON.parse(request.body.toString('utf8'));
+const pathOf = (request: RecordedRequest) => new URL(request.url, 'http://x').pathname;
+
+/** Same matching as the security plugin: `*` is any run of characters. */
+const matches = (pattern: string, index: string) => new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\-]/g, '\\$&')).join('.*')}$`).test(index);
+
+/** The parts of a multipart/form-data body, by field name. */
+function formParts(request: RecordedRequest): Map<string, { headers: string; value: string }> {
+  const boundary = /boundary=(.+)$/.exec(String(request.headers['content-type']))![1];
+  const parts = new Map<string, { headers: string; value: string }>();
+  for (const chunk of request.body.toString('utf8').split(`--${boundary}`).slice(1, -1)) {
+    const [headers, ...rest] = chunk.replace(/^\r\n/, '').split('\r\n\r\n');
+    const name = /name="([^"]+)"/.exec(headers)![1];
+    parts.set(name, { headers, value: rest.join('\r\n\r\n').replace(/\r\n$/, '') });
+  }
+  return parts;
+}
+
+describe('security roles', () => {
+  it('lets the indexer write, delete-by-query, search and refresh only the serving indices', () => {
+    const role = indexerRole(ALIAS);
+    expect(role.index_permissions).toHaveLength(1);
+    const [permission] = role.index_permissions;
+    for (const index of [ALIAS, `${ALIAS}-v1`, `${ALIAS}-v2`]) expect(permission.index_patterns.some((p) => matches(p, index))).toBe(true);
+    for (const index of ['.kibana', '.opendistro_security', 'clickstream-other', 'logs-2026']) {
+      expect(permission.index_patterns.some((p) => matches(p, index))).toBe(false);
+    }
+    expect(permission.allowed_actions).toEqual(
+      expect.arrayContaining(['indices:data/write/bulk*', 'indices:data/write/delete/byquery', 'indices:admin/refresh*', 'indices:data/read/search*']),
+    );
+    // Nothing administrative beyond refresh, no cluster-wide write.
+    expect(permission.allowed_actions.filter((a) => a.startsWith('indices:admin/'))).toEqual(['indices:admin/refresh*']);
+    expect(role.cluster_permissions).toEqual(['indices:data/write/bulk', 'indices:data/read/scroll*']);
+  });
+
+  it('gives analysts read access only', () => {
+    const role = analystRole(ALIAS);
+    expect(role.index_permissions).toEqual([{ index_patterns: [`${ALIAS}*`], allowed_actions: ['read', 'indices:admin/mappings/get'] }]);
+    expect(role.cluster_permissions).toEqual(['cluster_composite_ops_ro']);
+    expect(role.tenant_permissions).toEqual([{ tenant_patterns: ['global_tenant'], allowed_actions: ['kibana_all_read'] }]);
+  });
+
+  it('merges backend roles into an existing mapping without dropping anything', () => {
+    expect(mergeRoleMapping({ backend_roles: ['b', 'a'], users: ['bob'], hosts: ['h'] }, ['c', 'a'])).toEqual({
+      backend_roles: ['a', 'b', 'c'],
+      users: ['bob'],
+      hosts: ['h'],
+    });
+    expect(mergeRoleMapping(undefined, ['x'])).toEqual({ backend_roles: ['x'], users: [], hosts: [] });
+  });
+
+  it('PUTs both roles and merges the three role mappings through the security REST API', async () => {
+    server = await recordingServer((request) => {
+      if (request.method === 'GET' && pathOf(request).endsWith('/rolesmapping/opensearch_dashboards_user')) {
+        return { status: 200, body: { opensearch_dashboards_user: { reserved: false, backend_roles: ['arn:aws:iam::123456789012:role/Existing'], users: ['alice'], hosts: [] } } };
+      }
+      if (request.method === 'GET') return { status: 404, body: { status: 'NOT_FOUND', message: 'not found' } };
+      return { status: 200, body: { status: 'OK' } };
+    });
+    client = createOpenSearchClient({ endpoint: server.url });
+
+    await ensureSecurity(client, { alias: ALIAS, indexerRoleArns: [INDEXER_ARN], analystRoleArns: [ANALYST_ARN], ...fast });
+
+    const calls = server.requests.map((r) => `${r.method} ${pathOf(r)}`);
+    expect(calls).toEqual([
+      'PUT /_plugins/_security/api/roles/clickstream_indexer',
+      'PUT /_plugins/_security/api/roles/clickstream_analyst',
+      'GET /_plugins/_security/api/rolesmapping/clickstream_indexer',
+      'PUT /_plugins/_security/api/rolesmapping/clickstream_indexer',
+      'GET /_plugins/_security/api/rolesmapping/clickstream_analyst',
+      'PUT /_plugins/_security/api/rolesmapping/clickstream_analyst',
+      'GET /_plugins/_security/api/rolesmapping/opensearch_dashboards_user',
+      'PUT /_plugins/_security/api/rolesmapping/opensearch_dashboards_user',
+    ]);
+    expect(json(server.requests[0])).toEqual(indexerRole(ALIAS));
+    expect(json(server.requests[3])).toEqual({ backend_roles: [INDEXER_ARN], users: [], hosts: [] });
+    expect(json(server.requests[7])).toEqual({ backend_roles: [ANALYST_ARN, 'arn:aws:iam::123456789012:role/Existing'].sort(), users: ['alice'], hosts: [] });
+  });
+});
+
+describe('Dashboards saved objects import', () => {
+  const objects = savedObjectsNdjson(ALIAS);
+  const count = objects.trim().split('\n').length;
+
+  it('builds a well-formed multipart body', () => {
+    const { body, contentType } = multipartBody([{ name: 'file', filename: 'f.ndjson', contentType: 'application/ndjson', value: 'a\nb\n' }], 'XyZ');
+    expect(contentType).toBe('multipart/form-data; boundary=XyZ');
+    expect(body.toString()).toBe('--XyZ\r\nContent-Disposition: form-data; name="file"; filename="f.ndjson"\r\nContent-Type: application/ndjson\r\n\r\na\nb\n\r\n--XyZ--\r\n');
+  });
+
+  it('posts the NDJSON as a file to the import API of the global tenant, overwriting by id', async () => {
+    server = await recordingServer(() => ({ status: 200, body: { success: true, successCount: count } }));
+    client = createOpenSearchClient({ endpoint: server.url });
+
+    const result = await importSavedObjects(client, objects, fast);
+
+    expect(result.successCount).toBe(count);
+    const [request] = server.requests;
+    const url = new URL(request.url, server.url);
+    expect(`${request.method} ${url.pathname}`).toBe('POST /_dashboards/api/saved_objects/_import');
+    expect(url.searchParams.get('overwrite')).toBe('true');
+    expect(request.headers['osd-xsrf']).toBe('true');
+    expect(request.headers.securitytenant).toBe('global');
+    const file = formParts(request).get('file')!;
+    expect(file.headers).toContain('filename="clickstream-dashboard.ndjson"');
+    expect(file.value).toBe(objects);
+  });
+
+  it('resolves conflicts by overwriting when the overwrite flag did not arrive', async () => {
+    const conflicts = objects
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .map(({ type, id }) => ({ type, id, title: id, error: { type: 'conflict' } }));
+    server = await recordingServer((request) =>
+      pathOf(request).endsWith('/_import')
+        ? { status: 200, body: { success: false, successCount: 0, errors: conflicts } }
+        : { status: 200, body: { success: true, successCount: count } },
+    );
+    client = createOpenSearchClient({ endpoint: server.url });
+
+    await importSavedObjects(client, objects, fast);
+
+    expect(server.requests.map(pathOf)).toEqual(['/_dashboards/api/saved_objects/_import', '/_dashboards/api/saved_objects/_resolve_import_errors']);
+    const parts = formParts(server.requests[1]);
+    expect(parts.get('file')!.value).toBe(objects);
+    expect(JSON.parse(parts.get('retries')!.value)).toEqual(conflicts.map(({ type, id }) => ({ type, id, overwrite: true, replaceReferences: [] })));
+  });
+
+  it('fails loudly on any other import error', async () => {
+    server = await recordingServer(() => ({
+      status: 200,
+      body: { success: false, successCount: count - 1, errors: [{ type: 'visualization', id: SAVED_OBJECT_IDS.topPages, error: { type: 'missing_references' } }] },
+    }));
+    client = createOpenSearchClient({ endpoint: server.url });
+    await expect(importSavedObjects(client, objects, fast)).rejects.toThrow(/saved objects import failed \(5\/6 imported\).*missing_references/);
+  });
+});
+
+describe('custom resource properties', () => {
+  const valid = {
+    ServiceToken: 'arn:x',
+    Alias: ALIAS,
+    IndexGeneration: '2',
+    Replicas: '1',
+    ConfigureSecurity: 'true',
+    ImportDashboards: 'false',
+    IndexerRoleArns: [INDEXER_ARN],
+    AnalystRoleArns: [ANALYST_ARN],
+    AssetsHash: 'abc',
+  };
+
+  it('reads CloudFormation\'s string properties strictly', () => {
+    expect(configFromProperties(valid)).toEqual({
+      alias: ALIAS,
+      generation: 2,
+      replicas: 1,
+      configureSecurity: true,
+      importDashboards: false,
+      indexerRoleArns: [INDEXER_ARN],
+      analystRoleArns: [ANALYST_ARN],
+    });
+  });
+
+  it.each([
+    [{ Alias: undefined }, /Alias is required/],
+    [{ IndexGeneration: '0' }, /IndexGeneration must be an integer >= 1/],
+    [{ Replicas: 'one' }, /Replicas/],
+    [{ ConfigureSecurity: 'yes' }, /ConfigureSecurity must be "true" or "false"/],
+    [{ IndexerRoleArns: 'arn' }, /IndexerRoleArns must be a list/],
+  ])('rejects %j', (change, message) => {
+    expect(() => configFromProperties({ ...valid, ...change })).toThrow(message);
+  });
+});
+
+describe('the whole provisioner', () => {
+  let local: Client;
+  let upstream: string;
+  const alias = uniqueName('prov-full');
+  beforeAll(async () => {
+    upstream = (await ensureEngines(['opensearch'])).openSearchEndpoint;
+    local = localClient(upstream);
+  }, ENGINE_START_TIMEOUT_MS);
+  afterAll(async () => {
+    await dropServingIndex(local, alias);
+    await local.close();
+  });
+
+  it('configures security before it creates the alias, then imports the dashboard for that alias', async () => {
+    const objects = savedObjectsNdjson(alias);
+    server = await recordingServer(async (request) => {
+      const path = pathOf(request);
+      if (path.startsWith('/_plugins/_security/')) return request.method === 'GET' ? { status: 404, body: {} } : { status: 200, body: { status: 'OK' } };
+      if (path.startsWith('/_dashboards/')) return { status: 200, body: { success: true, successCount: objects.trim().split('\n').length } };
+      const answer = await forward(upstream, request);
+      return { status: answer.status, body: answer.body.toString('utf8') };
+    });
+    client = createOpenSearchClient({ endpoint: server.url });
+
+    const result = await provisionSearch(client, {
+      alias,
+      generation: 1,
+      replicas: 0,
+      configureSecurity: true,
+      importDashboards: true,
+      indexerRoleArns: [INDEXER_ARN],
+      analystRoleArns: [ANALYST_ARN],
+      ...fast,
+    });
+
+    const order = server.requests.map((r) => `${r.method} ${pathOf(r)}`);
+    const lastSecurity = order.map((c) => c.includes('/_plugins/_security/')).lastIndexOf(true);
+    const aliasCreated = order.indexOf(`PUT /${alias}-v1`);
+    const dashboards = order.indexOf('POST /_dashboards/api/saved_objects/_import');
+    expect(lastSecurity).toBeLessThan(aliasCreated);
+    expect(aliasCreated).toBeLessThan(dashboards);
+    expect(result.index.writeIndex).toBe(`${alias}-v1`);
+    expect(formParts(server.requests[dashboards]).get('file')!.value).toBe(objects);
+    // The dashboard's index pattern names the alias that now exists on the node.
+    const pattern = JSON.parse(objects.split('\n')[0]);
+    expect(pattern.attributes.title).toBe(alias);
+    expect((await local.transport.request({ method: 'HEAD', path: `/_alias/${alias}` }, { ignore: [404] })).statusCode).toBe(200);
+  });
+});
