@@ -259,8 +259,10 @@ export async function runLocalPipeline(options: CliOptions, run: RunOptions = {}
   const after = await listKeys(clients.s3, settings.aggregatesBucket, AGGREGATES_PREFIX);
   const known = new Map(before.map((k) => [k.key, k.etag]));
   const newKeys = after.filter((k) => known.get(k.key) !== k.etag).map((k) => k.key);
-  stages.push({ stage: 'aggregate', seconds: secondsSince(t), figures: [['dates recomputed', aggregate.dates.length ? aggregate.dates.join(' ') : 'none'], ['new objects', newKeys.length]] });
-  log(`  dates recomputed: ${aggregate.dates.length ? aggregate.dates.join(', ') : 'none (no new input)'}; ${newKeys.length} new objects in ${secondsSince(t).toFixed(1)}s`);
+  stages.push({ stage: 'aggregate', seconds: secondsSince(t), figures: [
+    ['dates recomputed', aggregate.dates.length ? aggregate.dates.join(' ') : 'none'], ['dates written', aggregate.datesWritten.length], ['rows', aggregate.rowsWritten], ['new objects', newKeys.length],
+  ] });
+  log(`  dates recomputed: ${aggregate.dates.length ? aggregate.dates.join(', ') : 'none (no new input)'}; ${aggregate.rowsWritten} rows in ${newKeys.length} new objects (${secondsSince(t).toFixed(1)}s)`);
 
   log('\n[index] S3 notifications -> indexer handler -> OpenSearch');
   t = Date.now();

@@ -3,6 +3,7 @@
  * ingest (local MSK poller + ingest handler), aggregate (local Spark + the Glue script) and index
  * (local S3 notifier + indexer handler). Faults for the end-to-end test are injected here.
  */
+import { execFile } from 'child_process';
 import { resolve } from 'path';
 import type { PipelineSettings } from './resources';
 
@@ -64,7 +65,11 @@ export interface IngestStageResult {
 }
 
 export interface AggregateStageResult {
+  /** Dates the run recomputed (changed dates and the day before each). */
   readonly dates: string[];
+  /** Dates whose output partition was written (recomputed dates that have events). */
+  readonly datesWritten: string[];
+  readonly rowsWritten: number;
 }
 
 export interface IndexStageResult {
@@ -77,8 +82,34 @@ export async function runIngestStage(_args: { settings: PipelineSettings; until:
   throw new Error('ingest stage: waiting for local/msk-poller.ts');
 }
 
-export async function runAggregateStage(_args: { settings: PipelineSettings; log: (line: string) => void }): Promise<AggregateStageResult> {
-  throw new Error('aggregate stage: waiting for local/glue-job.ts');
+export interface AggregateStageArgs {
+  readonly settings: PipelineSettings;
+  readonly log: (line: string) => void;
+  /** Backfill of explicit dates instead of the incremental run. */
+  readonly dates?: readonly string[];
+}
+
+/** Runs glue-scripts/aggregate_clicks.py on local Spark against the local S3 server. */
+export async function runAggregateStage(args: AggregateStageArgs): Promise<AggregateStageResult> {
+  const { settings } = args;
+  const repoRoot = resolve(__dirname, '..');
+  const jobArgs = [
+    resolve(repoRoot, 'glue-scripts', 'aggregate_clicks.py'),
+    '--raw_uri', `s3a://${settings.rawBucket}/events`,
+    '--output_uri', `s3a://${settings.aggregatesBucket}/aggregates/url_country_daily`,
+    '--state_uri', `s3a://${settings.aggregatesBucket}/state/url_country_daily`,
+    ...(args.dates ? ['--dates', args.dates.join(',')] : []),
+  ];
+  const output = await new Promise<string>((ok, fail) => {
+    execFile('bash', [resolve(repoRoot, 'local-stack', 'spark', 'submit.sh'), ...jobArgs], { maxBuffer: 256 * 1024 * 1024, env: { ...process.env, S3_ENDPOINT: settings.s3Endpoint } }, (error, stdout, stderr) => {
+      if (error) fail(new Error(`the Spark job failed (${error.message}):\n${(stdout + stderr).slice(-4000)}`));
+      else ok(stdout + stderr);
+    });
+  });
+  const m = /aggregate_clicks summary (\{.*\})/.exec(output);
+  if (!m) throw new Error(`the Spark job printed no summary:\n${output.slice(-4000)}`);
+  const summary = JSON.parse(m[1]) as { dates: string[]; dates_written: string[]; rows_written: number };
+  return { dates: summary.dates, datesWritten: summary.dates_written, rowsWritten: summary.rows_written };
 }
 
 export interface IndexStageArgs {

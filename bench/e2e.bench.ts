@@ -1,0 +1,171 @@
+/**
+ * End-to-end time of the local pipeline, split by stage, for 100,000 and 1,000,000 generated
+ * events, each stage beside a baseline measured in the same run on the same data:
+ *
+ *   ingest   (local MSK poller + ingest handler + S3)  vs  a kafkajs consumer that only reads the messages
+ *   aggregate (local Spark + glue-scripts/aggregate_clicks.py)  vs  a Spark job that only reads and counts the raw zone
+ *   index    (S3 notifications + indexer handler + OpenSearch)  vs  a plain _bulk of the same rows
+ *
+ *   npx tsx bench/e2e.bench.ts [sizes=100000,1000000]
+ *
+ * Fresh, uniquely named topic, buckets and alias per size; they are deleted afterwards.
+ */
+import { execFile } from 'child_process';
+import { randomUUID } from 'crypto';
+import { resolve } from 'path';
+import { generateClicks } from '../local/generator';
+import {
+  AGGREGATES_PREFIX,
+  countLines,
+  createClients,
+  exportHandlerEnvironment,
+  produceStage,
+  setupResources,
+  type PipelineClients,
+} from '../local/pipeline';
+import { deleteAliasIndices, deletePrefix, fetchAllRows, getBytes, listKeys, settingsFromEnv, type PipelineSettings } from '../local/resources';
+import { runAggregateStage, runIndexStage, runIngestStage } from '../local/stages';
+
+const SIZES = (process.argv[2] ?? '100000,1000000').split(',').map(Number);
+const repoRoot = resolve(__dirname, '..');
+
+const seconds = (start: number) => (Date.now() - start) / 1000;
+const fmt = (s: number) => `${s.toFixed(1)} s`;
+
+/** Reads every message of the topic with a plain consumer: the least an ingest could do. */
+async function consumeOnly(clients: PipelineClients, settings: PipelineSettings, until: Map<number, number>): Promise<number> {
+  const consumer = clients.kafka.consumer({ groupId: `bench-consume-only-${randomUUID()}`, maxBytes: 50 * 1024 * 1024 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: settings.topic, fromBeginning: true });
+  const remaining = new Map(until);
+  let count = 0;
+  await new Promise<void>((done, fail) => {
+    consumer.run({
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        count += batch.messages.length;
+        const last = batch.messages.length ? Number(batch.messages[batch.messages.length - 1].offset) : -1;
+        if (last + 1 >= (until.get(batch.partition) ?? 0)) remaining.delete(batch.partition);
+        if (remaining.size === 0) done();
+      },
+    }).catch(fail);
+  });
+  await consumer.disconnect();
+  return count;
+}
+
+function sparkReadRaw(settings: PipelineSettings): Promise<number> {
+  return new Promise((ok, fail) => {
+    execFile('bash', [resolve(repoRoot, 'local-stack/spark/submit.sh'), resolve(repoRoot, 'bench/support/spark_read_raw.py'), `s3a://${settings.rawBucket}/events/`],
+      { maxBuffer: 64 * 1024 * 1024, env: process.env }, (error, stdout, stderr) => {
+        if (error) return fail(new Error(`spark baseline failed: ${error.message}\n${stderr.slice(-3000)}`));
+        const m = /rows=(\d+)/.exec(stdout);
+        if (!m) return fail(new Error(`spark baseline printed no row count:\n${stdout}`));
+        ok(Number(m[1]));
+      });
+  });
+}
+
+/** Plain _bulk of the rows into a scratch index, 5,000 per request. */
+async function plainBulk(clients: PipelineClients, rows: string[], index: string): Promise<void> {
+  for (let i = 0; i < rows.length; i += 5000) {
+    const body = rows.slice(i, i + 5000).flatMap((r) => [JSON.stringify({ index: { _index: index } }), r]).join('\n') + '\n';
+    const res = await clients.openSearch.transport.request({ method: 'POST', path: '/_bulk', body, querystring: { refresh: 'false' } });
+    if ((res.body as { errors?: boolean }).errors) throw new Error('baseline bulk had errors');
+  }
+  await clients.openSearch.indices.refresh({ index });
+}
+
+interface Line { stage: string; seconds: number; baseline?: string; baselineSeconds?: number }
+
+async function benchOne(n: number): Promise<Line[]> {
+  const id = `bench-e2e-${n}-${Date.now().toString(36)}`;
+  const settings: PipelineSettings = {
+    ...settingsFromEnv(),
+    topic: id,
+    consumerGroup: `${id}-ingest`,
+    rawBucket: `${id}-raw`,
+    aggregatesBucket: `${id}-agg`,
+    alias: `${id}-daily`,
+  };
+  exportHandlerEnvironment(settings);
+  const clients = createClients(settings);
+  const log = (line: string) => console.log(`  [${n}] ${line.trim()}`);
+  const lines: Line[] = [];
+  try {
+    await setupResources(clients, settings, false);
+    let t = Date.now();
+    const messages = generateClicks({ count: n, seed: `bench-${n}`, partitions: settings.partitions });
+    log(`generated ${n} messages in ${fmt(seconds(t))}`);
+
+    t = Date.now();
+    const produced = await produceStage(clients, settings, messages);
+    lines.push({ stage: 'produce', seconds: seconds(t) });
+
+    t = Date.now();
+    await runIngestStage({ settings, until: produced.after, log: () => undefined });
+    const ingestS = seconds(t);
+    t = Date.now();
+    const consumed = await consumeOnly(clients, settings, produced.after);
+    if (consumed < n) throw new Error(`consume-only baseline read ${consumed} of ${n} messages`);
+    lines.push({ stage: 'ingest', seconds: ingestS, baseline: 'consume only', baselineSeconds: seconds(t) });
+
+    t = Date.now();
+    const before = new Set((await listKeys(clients.s3, settings.aggregatesBucket, AGGREGATES_PREFIX)).map((k) => k.key));
+    await runAggregateStage({ settings, log: () => undefined });
+    const aggregateS = seconds(t);
+    const newKeys = (await listKeys(clients.s3, settings.aggregatesBucket, AGGREGATES_PREFIX)).map((k) => k.key).filter((k) => !before.has(k));
+    t = Date.now();
+    const rawRows = await sparkReadRaw(settings);
+    lines.push({ stage: 'aggregate', seconds: aggregateS, baseline: 'Spark read + count', baselineSeconds: seconds(t) });
+    log(`raw zone: ${rawRows} rows; ${newKeys.length} aggregate objects`);
+
+    t = Date.now();
+    await runIndexStage({ settings, bucket: settings.aggregatesBucket, keys: newKeys, log: () => undefined, deadLetterFile: resolve(repoRoot, 'local-output', `${id}-dlq.ndjson`) });
+    const indexS = seconds(t);
+    const rowCount = await countLines(clients.s3, settings.aggregatesBucket, newKeys);
+    const served = await fetchAllRows(clients.openSearch, settings.alias);
+    if (served.length !== rowCount) throw new Error(`index holds ${served.length} documents, the objects ${rowCount} rows`);
+    const rowTexts: string[] = [];
+    for (const key of newKeys.filter((k) => /\/part-[^/]+\.json$/.test(k))) {
+      for (const line of (await getBytes(clients.s3, settings.aggregatesBucket, key)).toString('utf8').split('\n')) if (line.trim()) rowTexts.push(line);
+    }
+    const scratch = `${id}-baseline`;
+    t = Date.now();
+    await plainBulk(clients, rowTexts, scratch);
+    lines.push({ stage: 'index', seconds: indexS, baseline: 'plain _bulk', baselineSeconds: seconds(t) });
+    await clients.openSearch.indices.delete({ index: scratch });
+    log(`${served.length} documents indexed`);
+    return lines;
+  } finally {
+    await deleteAliasIndices(clients.openSearch, settings.alias).catch(() => undefined);
+    for (const b of [settings.rawBucket, settings.aggregatesBucket]) await deletePrefix(clients.s3, b, '').catch(() => undefined);
+    const admin = clients.kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [settings.topic] }).catch(() => undefined);
+    await admin.disconnect();
+    clients.s3.destroy();
+    await clients.openSearch.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const results: Array<[number, Line[]]> = [];
+  for (const n of SIZES) results.push([n, await benchOne(n)]);
+  console.log('\nEnd-to-end pipeline on this machine (time per stage; ratio = stage / baseline on the same data)');
+  for (const [n, lines] of results) {
+    const total = lines.reduce((s, l) => s + l.seconds, 0);
+    const baselines = lines.reduce((s, l) => s + (l.baselineSeconds ?? l.seconds), 0);
+    console.log(`\n${n.toLocaleString('en-US')} events: ${fmt(total)} end to end (${Math.round(n / total).toLocaleString('en-US')} events/s)`);
+    for (const l of lines) {
+      const ratio = l.baselineSeconds ? `  baseline ${l.baseline}: ${fmt(l.baselineSeconds)}  ratio ${(l.seconds / l.baselineSeconds).toFixed(2)}` : '';
+      console.log(`  ${l.stage.padEnd(10)} ${fmt(l.seconds).padStart(9)}${ratio}`);
+    }
+    console.log(`  ${'total'.padEnd(10)} ${fmt(total).padStart(9)}  baselines: ${fmt(baselines)}  ratio ${(total / baselines).toFixed(2)}`);
+  }
+}
+
+main().then(() => process.exit(0), (e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
