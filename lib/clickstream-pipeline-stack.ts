@@ -1,7 +1,9 @@
 import { Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { PipelineConfig } from './config';
+import { IndexingStage } from './indexing';
 import { PipelineNetwork } from './network';
+import { SearchDomain } from './search-domain';
 import { SecureBucket } from './secure-defaults';
 
 export interface ClickstreamPipelineStackProps extends StackProps {
@@ -15,6 +17,8 @@ export class ClickstreamPipelineStack extends Stack {
   public readonly rawEventsBucket: SecureBucket;
   public readonly aggregatesBucket: SecureBucket;
   public readonly network: PipelineNetwork;
+  public readonly searchDomain: SearchDomain;
+  public readonly indexing: IndexingStage;
 
   constructor(scope: Construct, id: string, props: ClickstreamPipelineStackProps) {
     super(scope, id, props);
@@ -34,6 +38,20 @@ export class ClickstreamPipelineStack extends Stack {
     this.network = new PipelineNetwork(this, 'Network', {
       existingVpcId: config.vpcId,
       removalPolicy: config.removalPolicy,
+    });
+
+    this.searchDomain = new SearchDomain(this, 'SearchDomain', {
+      vpc: this.network.vpc,
+      dataNodeInstanceType: config.openSearch.instanceType,
+      dataNodes: config.openSearch.instanceCount,
+      volumeSizeGiB: config.openSearch.volumeSizeGiB,
+      availabilityZoneCount: config.openSearch.zoneAwareness ? 2 : 1,
+      logRetention: config.retention.logRetentionDays,
+      removalPolicy: config.removalPolicy,
+    });
+    this.indexing = new IndexingStage(this, 'Indexing', {
+      aggregatesBucket: this.aggregatesBucket,
+      searchDomain: this.searchDomain,
     });
   }
 }
