@@ -10,6 +10,7 @@
  * - Nothing is public: buckets block all public access and disable ACLs.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as lambdaNode from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -129,6 +130,31 @@ export class PipelineFunction extends lambdaNode.NodejsFunction {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // Our own execution role instead of the AWS managed AWSLambdaBasicExecutionRole and
+    // AWSLambdaVPCAccessExecutionRole (cdk-nag AwsSolutions-IAM4): the function may write only
+    // to its own log group. The permissions are inline in the role, so they exist before Lambda
+    // checks them when it creates a function in a VPC.
+    const executionStatements = [new iam.PolicyStatement({
+      sid: 'WriteOwnLogs',
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    })];
+    if (props.vpc) {
+      // Exactly what AWSLambdaVPCAccessExecutionRole grants. Describe* support no resource-level
+      // permissions, and the network interfaces do not exist before Lambda creates them.
+      executionStatements.push(new iam.PolicyStatement({
+        sid: 'ManageVpcNetworkInterfaces',
+        actions: [
+          'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }));
+    }
+    const role = new iam.Role(scope, `${id}ExecutionRole`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      inlinePolicies: { execution: new iam.PolicyDocument({ statements: executionStatements }) },
+    });
     super(scope, id, {
       entry: path.join(REPO_ROOT, props.entry),
       handler: 'handler',
@@ -141,6 +167,7 @@ export class PipelineFunction extends lambdaNode.NodejsFunction {
       tracing: lambda.Tracing.ACTIVE,
       loggingFormat: lambda.LoggingFormat.JSON,
       logGroup,
+      role,
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
       securityGroups: props.securityGroups,
