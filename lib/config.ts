@@ -42,6 +42,8 @@ export interface OpenSearchSettings {
   readonly volumeSizeGiB: number;
   /** Spread data nodes over two Availability Zones (needs an even node count). */
   readonly zoneAwareness: boolean;
+  /** Dedicated master nodes: 0 (none), 3 or 5. */
+  readonly dedicatedMasterNodes: number;
 }
 
 /** S3 lifecycle ages, in days. */
@@ -115,6 +117,7 @@ export const SETTINGS = {
   openSearchInstanceCount: '(1 in dev, 2 in prod)',
   openSearchVolumeSizeGiB: '(10 in dev, 100 in prod)',
   openSearchZoneAwareness: '(false in dev, true in prod)',
+  openSearchDedicatedMasterNodes: '(0 in dev, 3 in prod)',
   alarmEmail: '(none)',
 } as const;
 
@@ -125,9 +128,10 @@ const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400,
 
 const OPENSEARCH_PROFILES: Record<DeploymentStage, OpenSearchSettings> = {
   // One small node: enough for a trial or a team's first weeks of aggregates (a few GB).
-  dev: { instanceType: 't3.small.search', instanceCount: 1, volumeSizeGiB: 10, zoneAwareness: false },
+  dev: { instanceType: 't3.small.search', instanceCount: 1, volumeSizeGiB: 10, zoneAwareness: false, dedicatedMasterNodes: 0 },
   // Two memory-optimised nodes in two AZs: survives an AZ loss, room for years of daily aggregates.
-  prod: { instanceType: 'r6g.large.search', instanceCount: 2, volumeSizeGiB: 100, zoneAwareness: true },
+  // Three dedicated masters keep cluster management off the data nodes (a quorum survives one loss).
+  prod: { instanceType: 'r6g.large.search', instanceCount: 2, volumeSizeGiB: 100, zoneAwareness: true, dedicatedMasterNodes: 3 },
 };
 
 /**
@@ -169,7 +173,8 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
     rawEventsTransitionDays: reader.integer('rawEventsTransitionDays', 30, 36500) ?? 30,
     rawEventsExpirationDays: reader.integer('rawEventsExpirationDays', 1, 36500),
     quarantineExpirationDays: reader.integer('quarantineExpirationDays', 1, 36500) ?? 90,
-    logRetentionDays: reader.oneOfNumbers('logRetentionDays', LOG_RETENTION_DAYS) ?? 30,
+    logRetentionDays: reader.oneOfNumbers('logRetentionDays', LOG_RETENTION_DAYS,
+      `must be one of the CloudWatch Logs retention values ${LOG_RETENTION_DAYS.join(', ')}`) ?? 30,
   };
   if (retention.rawEventsExpirationDays !== undefined && retention.rawEventsExpirationDays <= retention.rawEventsTransitionDays) {
     reader.problem('rawEventsExpirationDays',
@@ -183,6 +188,8 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
     instanceCount: reader.integer('openSearchInstanceCount', 1, 80) ?? profile.instanceCount,
     volumeSizeGiB: reader.integer('openSearchVolumeSizeGiB', 10, 24576) ?? profile.volumeSizeGiB,
     zoneAwareness: reader.boolean('openSearchZoneAwareness') ?? profile.zoneAwareness,
+    dedicatedMasterNodes: reader.oneOfNumbers('openSearchDedicatedMasterNodes', [0, 3, 5],
+      'must be 0, 3 or 5 (an odd number keeps a quorum)') ?? profile.dedicatedMasterNodes,
   };
   if (/^t2\./.test(openSearch.instanceType)) {
     // The domain is built with encryption at rest and fine-grained access control; T2 has neither.
@@ -263,12 +270,12 @@ class ContextReader {
     return undefined;
   }
 
-  oneOfNumbers(name: SettingName, allowed: number[]): number | undefined {
+  oneOfNumbers(name: SettingName, allowed: number[], rule?: string): number | undefined {
     const value = this.raw(name);
     if (value === undefined) return undefined;
     const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
     if (allowed.includes(n)) return n;
-    this.problem(name, `must be one of the CloudWatch Logs retention values ${allowed.join(', ')}`, value);
+    this.problem(name, rule ?? `must be one of ${allowed.join(', ')}`, value);
     return undefined;
   }
 

@@ -15,20 +15,23 @@
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
+import { PipelineConfig } from './config';
 
 export interface NagAcknowledgement {
   /** Rule id, with the finding for granular rules; a RegExp when the finding holds a token. */
   readonly rule: string | RegExp;
-  /** Construct path below the stack (e.g. `Ingest/IngestFunction/ServiceRole/DefaultPolicy/Resource`);
-   *  also matches everything below it. */
-  readonly path: string;
+  /** Construct path below the stack (e.g. `Ingest/IngestFunction/ServiceRole/DefaultPolicy/Resource`),
+   *  which also matches everything below it; or a RegExp tested against the path below the stack
+   *  (for constructs that every stage makes the same way, such as PipelineFunction roles). */
+  readonly path: string | RegExp;
   /** Why this finding is acceptable here. */
   readonly reason: string;
 }
 
 /**
- * IAM actions that support no resource-level permissions, so `Resource: "*"` is the only
- * choice (Service Authorization Reference, "Resource types" column empty for each action:
+ * IAM actions that support no resource-level permissions, or whose only resource does not exist
+ * before the grant (network interfaces Lambda creates, the instance of an instance role), so
+ * `Resource: "*"` is the only choice (Service Authorization Reference, "Resource types" column empty for each action:
  * https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html).
  * test/ops/iam.test.ts allows `*` resources for these actions only.
  */
@@ -47,13 +50,149 @@ export const ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS: readonly string[] = [
   'ec2:DescribeSecurityGroups',
   'ec2:DescribeVpcs',
   'kafka:ListScramSecrets',
+  // CloudWatch Logs resource policies (the OpenSearch domain's log publishing):
+  // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html
+  'logs:PutResourcePolicy',
+  'logs:DeleteResourcePolicy',
+  // Session Manager on the analyst bastion: no action of either service has resource types.
+  // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsessionmanagermessagegatewayservice.html
+  'ssmmessages:*',
+  'ec2messages:*',
+  // Names only the calling instance, which does not exist before its role (see EC2 instance roles).
+  'ssm:UpdateInstanceInformation',
   // CloudWatch custom metrics: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html
   'cloudwatch:PutMetricData',
 ];
 
-/** The findings we accept. Keep each reason specific: it is what an auditor reads. */
-export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
-];
+/**
+ * The findings we accept, for a deployment with `config`. Keep each reason specific: it is what
+ * an auditor reads. Entries for resources a deployment does not have (a stage not built, an
+ * optional bastion turned off) simply match nothing.
+ */
+export function pipelineNagAcknowledgements(config: PipelineConfig): NagAcknowledgement[] {
+  const acks: NagAcknowledgement[] = [
+    // --- Every PipelineFunction (lib/secure-defaults.ts) -----------------------------------------
+    {
+      rule: 'AwsSolutions-IAM5[Resource::*]',
+      path: /(^|\/)[A-Za-z0-9]+ExecutionRole(\/DefaultPolicy)?\/Resource$/,
+      reason: 'Pipeline function execution roles: X-Ray PutTraceSegments/PutTelemetryRecords and the VPC network-interface ' +
+        'actions Lambda documents for functions in a VPC have no resource-level permissions (the interfaces do not exist ' +
+        'before Lambda creates them). test/ops/iam.test.ts checks that "*" is used for these actions only.',
+    },
+    // --- Resources aws-cdk-lib creates for us, whose roles it does not let us replace ----------------
+    {
+      rule: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      path: 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834',
+      reason: 'aws-cdk-lib\'s singleton that puts the S3 bucket notification configuration at deploy time; its role only ' +
+        'writes its own logs through this managed policy, and aws-cdk-lib offers no way to give it another role.',
+    },
+    {
+      rule: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      path: 'AWS679f53fac002430cb0da5b7982bd2287',
+      reason: 'aws-cdk-lib\'s AwsCustomResource singleton (used by the OpenSearch domain to let the service write its slow and ' +
+        'error logs); the managed policy only lets it write its own logs and aws-cdk-lib offers no way to replace the role.',
+    },
+    {
+      rule: 'AwsSolutions-IAM5[Resource::*]',
+      path: /(^|\/)ESLogGroupPolicy[0-9a-f]+\/CustomResourcePolicy\/Resource$/,
+      reason: 'The OpenSearch domain\'s log-publishing setup calls logs:PutResourcePolicy/DeleteResourcePolicy, which have no ' +
+        'resource-level permissions (aws-cdk-lib generates this policy).',
+    },
+    {
+      rule: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      path: /(^|\/)framework-onEvent\/ServiceRole\/Resource$/,
+      reason: 'The custom-resource Provider framework function of aws-cdk-lib (drives the OpenSearch provisioner at deploy ' +
+        'time); the managed policy only lets it write its own logs and the framework offers no way to replace the role.',
+    },
+    {
+      rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]+\.Arn>:\*\]$/,
+      path: /(^|\/)framework-onEvent\/ServiceRole\/DefaultPolicy\/Resource$/,
+      reason: 'The Provider framework may invoke the versions and aliases of its one handler function (`<function arn>:*`); ' +
+        'this is aws-cdk-lib\'s generated grant, scoped to that single function.',
+    },
+    // --- Search domain (lib/search-domain.ts) ------------------------------------------------------
+    {
+      rule: 'AwsSolutions-OS3',
+      path: /(^|\/)Domain\/Resource$/,
+      reason: 'The domain is in private VPC subnets with no public endpoint; its security group admits HTTPS only from the ' +
+        'pipeline functions and the analyst bastion, which does what an IP allow-list would do for a public domain.',
+    },
+    {
+      rule: 'AwsSolutions-OS5',
+      path: /(^|\/)Domain\/Resource$/,
+      reason: 'No anonymous access: the domain is VPC-only, HTTPS-only, has fine-grained access control with an IAM master ' +
+        'user and no internal users, and no resource policy, so only IAM identities of this account whose identity policies ' +
+        'grant es:ESHttp* on it (the indexer, the provisioner, signed-in analysts) can call it, with SigV4-signed requests.',
+    },
+    {
+      rule: 'AwsSolutions-COG8',
+      path: /(^|\/)AnalystUserPool\/Resource$/,
+      reason: 'The analysts\' user pool has self sign-up off (an administrator invites each analyst), requires MFA and a ' +
+        '12-character password; the Plus tier\'s threat protection is priced per monthly active user and not needed for a ' +
+        'handful of invited analysts.',
+    },
+    {
+      rule: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonOpenSearchServiceCognitoAccess]',
+      path: /(^|\/)DashboardsCognitoAccessRole\/Resource$/,
+      reason: 'The role OpenSearch Service assumes to configure Cognito sign-in for Dashboards uses the managed policy AWS ' +
+        'documents for exactly this purpose, which AWS keeps in step with what the service calls.',
+    },
+    {
+      rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Domain[0-9A-F]{8}\.Arn>\/\*\]$/,
+      path: /(^|\/)(AnalystRole|[A-Za-z0-9]*ExecutionRole)\/DefaultPolicy\/Resource$/,
+      reason: 'es:ESHttp* resources are HTTP paths of the domain; `<domain arn>/*` is the one domain. Inside it, fine-grained ' +
+        'access control restricts analysts to read-only and the provisioner to the clickstream indices, template and ' +
+        'Dashboards objects.',
+    },
+    {
+      rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Domain[0-9A-F]{8}\.Arn>\/clickstream-url-country-daily[^\]]*\/\*\]$/,
+      path: /(^|\/)[A-Za-z0-9]*ExecutionRole\/DefaultPolicy\/Resource$/,
+      reason: 'The indexer may call only the HTTP paths under the clickstream indices of the one domain.',
+    },
+    {
+      rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Bucket[0-9A-F]{8}\.Arn>\/[a-z_\/=-]+\/\*\]$/,
+      path: /(^|\/)[A-Za-z0-9]*ExecutionRole\/DefaultPolicy\/Resource$/,
+      reason: 'Object keys are not known in advance: each function may read or write only the objects under its own fixed ' +
+        'prefixes (e.g. aggregates/url_country_daily/, events/, quarantine/) of one bucket.',
+    },
+    {
+      rule: 'AwsSolutions-EC28',
+      path: /(^|\/)DashboardsBastion\//,
+      reason: 'The analyst bastion only forwards Dashboards sessions through Session Manager; basic 5-minute EC2 monitoring is ' +
+        'enough for it and detailed monitoring would add cost for no operator decision.',
+    },
+    {
+      rule: 'AwsSolutions-EC29',
+      path: /(^|\/)DashboardsBastion\//,
+      reason: 'The analyst bastion is stateless and re-created by the stack; termination protection would only block ' +
+        'stack updates that replace it.',
+    },
+    ...['Action::ssmmessages:*', 'Action::ec2messages:*', 'Resource::*'].map((finding) => ({
+      rule: `AwsSolutions-IAM5[${finding}]`,
+      path: /(^|\/)DashboardsBastion\/Resource\/InstanceRole\/DefaultPolicy\/Resource$/,
+      reason: 'Session Manager permissions of the bastion (aws-cdk-lib BastionHostLinux): no ssmmessages or ec2messages action ' +
+        'has resource-level permissions, and ssm:UpdateInstanceInformation can name only the instance, which does not exist ' +
+        'before its role.',
+    })),
+  ];
+  if (!config.openSearch.zoneAwareness) {
+    acks.push({
+      rule: 'AwsSolutions-OS7',
+      path: /(^|\/)Domain\/Resource$/,
+      reason: 'Zone awareness is off because this deployment chose openSearchZoneAwareness=false (the dev profile: one ' +
+        'node). The prod profile (stage=prod) turns it on, and the aggregates can be re-indexed from S3.',
+    });
+  }
+  if (config.openSearch.dedicatedMasterNodes === 0) {
+    acks.push({
+      rule: 'AwsSolutions-OS4',
+      path: /(^|\/)Domain\/Resource$/,
+      reason: 'No dedicated master nodes because this deployment chose openSearchDedicatedMasterNodes=0 (the dev profile); ' +
+        'the prod profile (stage=prod) has three.',
+    });
+  }
+  return acks;
+}
 
 /** Registers the AwsSolutions pack as a validation plugin of the app (`cdk synth` then fails on findings). */
 export function addNagChecks(app: App): AwsSolutionsChecks {
@@ -64,18 +203,18 @@ export function addNagChecks(app: App): AwsSolutionsChecks {
 
 export interface AcknowledgementResult {
   /** Exact finding ids acknowledged, with the construct path they were acknowledged on. */
-  readonly acknowledged: Array<{ id: string; path: string; reason: string }>;
-  /** Acknowledgements that matched no finding (stale: the resource changed or the issue is fixed). */
-  readonly unused: NagAcknowledgement[];
+  readonly acknowledged: Array<{ id: string; path: string; reason: string }>; // path: of the finding, below the stack
+  /** Acknowledgements whose resource exists but has no such finding any more (stale: remove or fix them). */
+  readonly stale: NagAcknowledgement[];
+  /** Acknowledgements whose resource this app does not have (a stage not built, an optional resource off). */
+  readonly notApplicable: NagAcknowledgement[];
 }
 
 /**
  * Acknowledges, on `stack`, every AwsSolutions finding covered by `acknowledgements`.
  * Call it after the stack is fully built and before synthesis.
  */
-export function acknowledgeNagFindings(
-  stack: Stack, acknowledgements: readonly NagAcknowledgement[] = NAG_ACKNOWLEDGEMENTS,
-): AcknowledgementResult {
+export function acknowledgeNagFindings(stack: Stack, acknowledgements: readonly NagAcknowledgement[]): AcknowledgementResult {
   const report = new AwsSolutionsChecks().validateScope(stack);
   const byPath = new Map<string, IConstruct>(stack.node.findAll().map((c) => [c.node.path, c]));
   const stackPrefix = `${stack.node.path}/`;
@@ -86,21 +225,27 @@ export function acknowledgeNagFindings(
     for (const resource of violation.violatingResources) {
       const fullPath = resource.constructPath ?? '';
       const relative = fullPath.startsWith(stackPrefix) ? fullPath.slice(stackPrefix.length) : fullPath;
-      const match = acknowledgements.find((a) => ruleMatches(a.rule, violation.ruleName) &&
-        (relative === a.path || relative.startsWith(`${a.path}/`)));
+      const match = acknowledgements.find((a) => ruleMatches(a.rule, violation.ruleName) && pathMatches(a.path, relative));
       if (!match) continue;
-      // Acknowledge on the construct the entry names, so its whole subtree is covered.
-      const target = byPath.get(`${stackPrefix}${match.path}`) ?? byPath.get(fullPath);
+      // Acknowledge on the construct a string path names, so its whole subtree is covered.
+      const target = (typeof match.path === 'string' ? byPath.get(`${stackPrefix}${match.path}`) : undefined) ?? byPath.get(fullPath);
       if (!target) continue;
       used.add(match);
       const key = `${target.node.path} ${violation.ruleName}`;
       if (done.has(key)) continue;
       done.add(key);
       Validations.of(target).acknowledge({ id: violation.ruleName, reason: match.reason });
-      acknowledged.push({ id: violation.ruleName, path: match.path, reason: match.reason });
+      acknowledged.push({ id: violation.ruleName, path: relative, reason: match.reason });
     }
   }
-  return { acknowledged, unused: acknowledgements.filter((a) => !used.has(a)) };
+  const relativePaths = [...byPath.keys()].filter((p) => p.startsWith(stackPrefix)).map((p) => p.slice(stackPrefix.length));
+  const unused = acknowledgements.filter((a) => !used.has(a));
+  const present = (a: NagAcknowledgement) => relativePaths.some((p) => pathMatches(a.path, p));
+  return { acknowledged, stale: unused.filter(present), notApplicable: unused.filter((a) => !present(a)) };
+}
+
+function pathMatches(path: string | RegExp, relative: string): boolean {
+  return typeof path === 'string' ? relative === path || relative.startsWith(`${path}/`) : path.test(relative);
 }
 
 function ruleMatches(rule: string | RegExp, ruleName: string): boolean {

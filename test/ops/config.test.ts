@@ -30,14 +30,14 @@ describe('loadPipelineConfig defaults', () => {
     expect(config.retention).toEqual({
       rawEventsTransitionDays: 30, rawEventsExpirationDays: undefined, quarantineExpirationDays: 90, logRetentionDays: 30,
     });
-    expect(config.openSearch).toEqual({ instanceType: 't3.small.search', instanceCount: 1, volumeSizeGiB: 10, zoneAwareness: false });
+    expect(config.openSearch).toEqual({ instanceType: 't3.small.search', instanceCount: 1, volumeSizeGiB: 10, zoneAwareness: false, dedicatedMasterNodes: 0 });
     expect(config.alarmEmail).toBeUndefined();
   });
 
   test('stage=prod retains data and uses the production search profile', () => {
     const config = load({ stage: 'prod' });
     expect(config.removalPolicy).toBe(RemovalPolicy.RETAIN);
-    expect(config.openSearch).toEqual({ instanceType: 'r6g.large.search', instanceCount: 2, volumeSizeGiB: 100, zoneAwareness: true });
+    expect(config.openSearch).toEqual({ instanceType: 'r6g.large.search', instanceCount: 2, volumeSizeGiB: 100, zoneAwareness: true, dedicatedMasterNodes: 3 });
   });
 
   test('an explicit removalPolicy wins over the stage default', () => {
@@ -54,12 +54,13 @@ describe('loadPipelineConfig defaults', () => {
 describe('loadPipelineConfig parses command-line strings', () => {
   test('numbers and booleans given as strings (-c key=value) are typed', () => {
     const config = load({
-      ingestBatchSize: '500', openSearchInstanceCount: '4', openSearchZoneAwareness: 'true', logRetentionDays: '90',
+      ingestBatchSize: '500', openSearchInstanceCount: '4', openSearchDedicatedMasterNodes: '5', openSearchZoneAwareness: 'true', logRetentionDays: '90',
       rawEventsTransitionDays: '60', rawEventsExpirationDays: '400',
     });
     expect(config.kafka.batchSize).toBe(500);
     expect(config.openSearch.instanceCount).toBe(4);
     expect(config.openSearch.zoneAwareness).toBe(true);
+    expect(config.openSearch.dedicatedMasterNodes).toBe(5);
     expect(config.retention).toMatchObject({ logRetentionDays: 90, rawEventsTransitionDays: 60, rawEventsExpirationDays: 400 });
   });
 
@@ -108,6 +109,7 @@ describe('loadPipelineConfig rejects wrong values, naming the setting', () => {
     ['openSearchInstanceCount', 0, /openSearchInstanceCount: must be a whole number from 1 to 80/],
     ['openSearchVolumeSizeGiB', 5, /openSearchVolumeSizeGiB: must be a whole number from 10/],
     ['openSearchZoneAwareness', 'yes', /openSearchZoneAwareness: must be true or false \(got "yes"\)/],
+    ['openSearchDedicatedMasterNodes', 2, /openSearchDedicatedMasterNodes: must be 0, 3 or 5/],
     ['alarmEmail', 'ops at example.com', /alarmEmail: must be an e-mail address/],
   ])('%s = %j', (name, value, message) => {
     expect(problemsOf({ [name]: value })).toMatch(message);

@@ -3,7 +3,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import * as fs from 'fs';
 import * as path from 'path';
-import { acknowledgeNagFindings, addNagChecks, NAG_ACKNOWLEDGEMENTS } from '../../lib/nag';
+import { loadPipelineConfig } from '../../lib/config';
+import { acknowledgeNagFindings, addNagChecks, pipelineNagAcknowledgements } from '../../lib/nag';
 import { testApp } from '../support/cdk-app';
 import { pipelineApp } from './pipeline-app';
 
@@ -13,9 +14,13 @@ function describeViolations(violations: Violation[]): string {
   return violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}: ${v.description}`)).join('\n');
 }
 
-describe('cdk-nag AwsSolutions on the whole app', () => {
-  const { stack } = pipelineApp();
-  const result = acknowledgeNagFindings(stack);
+describe.each([
+  ['dev (the defaults)', {}],
+  ['prod', { stage: 'prod', alarmEmail: 'ops@example.com' }],
+])('cdk-nag AwsSolutions on the whole app, %s', (_name, context) => {
+  const { app, stack } = pipelineApp(context);
+  const acknowledgements = pipelineNagAcknowledgements(loadPipelineConfig(app));
+  const result = acknowledgeNagFindings(stack, acknowledgements);
   const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack);
 
   test('has no unacknowledged finding', () => {
@@ -24,23 +29,36 @@ describe('cdk-nag AwsSolutions on the whole app', () => {
     expect(report.success).toBe(true);
   });
 
-  test('every acknowledgement still matches a finding (none is stale)', () => {
-    expect(result.unused.map((a) => `${a.rule} at ${a.path}`)).toEqual([]);
+  test('no acknowledgement is stale (its resource exists but the finding is gone)', () => {
+    expect(result.stale.map((a) => `${a.rule} at ${a.path}`)).toEqual([]);
   });
 
   test('every acknowledgement names a rule and a resource and gives a real reason', () => {
-    for (const ack of NAG_ACKNOWLEDGEMENTS) {
+    for (const ack of acknowledgements) {
       expect(String(ack.rule)).toMatch(/AwsSolutions-[A-Z]+\d+/);
-      expect(ack.path.length).toBeGreaterThan(0);
+      expect(String(ack.path).length).toBeGreaterThan(0);
       expect(ack.reason.length).toBeGreaterThanOrEqual(40);
     }
   });
+});
 
+describe('cdk-nag version', () => {
   test('the version tested is the pinned cdk-nag 3', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
     const installed = JSON.parse(fs.readFileSync(require.resolve('cdk-nag/package.json'), 'utf8'));
     expect(pkg.devDependencies['cdk-nag']).toMatch(/^3\.\d+\.\d+$/);
     expect(installed.version).toBe(pkg.devDependencies['cdk-nag']);
+  });
+});
+
+describe('pipelineNagAcknowledgements', () => {
+  test('accepts a single-AZ domain without dedicated masters only when the settings ask for one', () => {
+    const rules = (context: Record<string, unknown>) =>
+      pipelineNagAcknowledgements(loadPipelineConfig(testApp({ context }))).map((a) => String(a.rule));
+    expect(rules({})).toEqual(expect.arrayContaining(['AwsSolutions-OS4', 'AwsSolutions-OS7']));
+    expect(rules({ stage: 'prod' })).not.toContain('AwsSolutions-OS4');
+    expect(rules({ stage: 'prod' })).not.toContain('AwsSolutions-OS7');
+    expect(rules({ stage: 'prod', openSearchZoneAwareness: false, openSearchInstanceCount: 1 })).toContain('AwsSolutions-OS7');
   });
 });
 
@@ -58,14 +76,16 @@ describe('acknowledgeNagFindings', () => {
     expect(rules).toEqual(expect.arrayContaining(['AwsSolutions-S1', 'AwsSolutions-S10']));
   });
 
-  test('acknowledges exactly the listed rule on the listed construct, and reports unused entries', () => {
+  test('acknowledges exactly the listed rule on the listed construct, and tells stale from not applicable', () => {
     const { stack } = bucketStack();
     const result = acknowledgeNagFindings(stack, [
       { rule: 'AwsSolutions-S1', path: 'Unlogged', reason: 'test: access logging is not wanted on this bucket' },
-      { rule: 'AwsSolutions-S1', path: 'DoesNotExist', reason: 'test: this entry matches nothing at all' },
+      { rule: 'AwsSolutions-S2', path: 'Unlogged', reason: 'test: the bucket has no such finding (stale)' },
+      { rule: 'AwsSolutions-S1', path: 'DoesNotExist', reason: 'test: this resource is not in the app' },
     ]);
-    expect(result.acknowledged).toEqual([{ id: 'AwsSolutions-S1', path: 'Unlogged', reason: 'test: access logging is not wanted on this bucket' }]);
-    expect(result.unused.map((a) => a.path)).toEqual(['DoesNotExist']);
+    expect(result.acknowledged).toEqual([{ id: 'AwsSolutions-S1', path: 'Unlogged/Resource', reason: 'test: access logging is not wanted on this bucket' }]);
+    expect(result.stale.map((a) => a.rule)).toEqual(['AwsSolutions-S2']);
+    expect(result.notApplicable.map((a) => a.path)).toEqual(['DoesNotExist']);
     const rules = new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName);
     expect(rules).not.toContain('AwsSolutions-S1');
     expect(rules).toContain('AwsSolutions-S10');
