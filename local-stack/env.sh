@@ -86,7 +86,7 @@ stack_port_owner() {
       local pid
       pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line")"
       if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
-        echo "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-160)"
+        echo "pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" | sed 's/ $//' | cut -c1-160)"
       else
         echo "$line"
       fi
@@ -171,12 +171,23 @@ stack_stop() {
   echo "$name: stopped (pid $pid)"
 }
 
-# Prints the last lines of engine $1's log to stderr.
+# Prints to stderr what engine $1 logged since its last start: the first error lines (a broker's
+# real cause is often buried under its shutdown chatter) and the last $2 (default 40) lines.
 stack_log_tail() {
-  local log
+  local log from
   log="$(stack_log_file "$1")"
+  if [ ! -f "$log" ]; then
+    echo "(no log at $log)" >&2
+    return 0
+  fi
+  from="$(grep -n '^===== .* starting: ' "$log" | tail -1 | cut -d: -f1)"
+  from="${from:-1}"
+  if tail -n "+$from" "$log" | grep -q -E 'ERROR|FATAL|Exception|Error:'; then
+    echo "----- first errors in $log since the last start -----" >&2
+    tail -n "+$from" "$log" | grep -m 10 -E 'ERROR|FATAL|Exception|Error:' | cut -c1-400 >&2
+  fi
   echo "----- last ${2:-40} lines of $log -----" >&2
-  tail -n "${2:-40}" "$log" >&2 2>/dev/null || echo "(no log)" >&2
+  tail -n "+$from" "$log" | tail -n "${2:-40}" | cut -c1-400 >&2
   echo "-----" >&2
 }
 
