@@ -10,7 +10,7 @@ import json
 from pyspark.sql import Row
 
 
-def test_a_dataframe_written_as_json_to_s3a_reads_back_identical(spark, s3_client, bucket):
+def test_a_dataframe_written_as_json_to_s3a_reads_back_identical(s3_client, bucket, spark):
     rows = [
         Row(page_url="https://shop.example.com/", country="US", clicks=3, avg_time_spent_seconds=12.5),
         Row(page_url="https://shop.example.com/cart", country="DE", clicks=1, avg_time_spent_seconds=None),
@@ -29,7 +29,7 @@ def test_a_dataframe_written_as_json_to_s3a_reads_back_identical(spark, s3_clien
     assert sorted(back.collect(), key=lambda row: row.page_url) == rows
 
 
-def test_gzip_ndjson_put_with_boto3_is_read_by_spark(spark, s3_client, bucket):
+def test_gzip_ndjson_put_with_boto3_is_read_by_spark(s3_client, bucket, spark):
     records = [
         {"event_id": "clickstream-0-7", "user_id": "u1", "ts": "2024-05-01T10:00:00.000Z", "country": "US"},
         {"event_id": "clickstream-0-8", "user_id": "u2", "ts": "2024-05-01T10:00:05.000Z", "country": "unknown"},
@@ -50,7 +50,7 @@ def test_gzip_ndjson_put_with_boto3_is_read_by_spark(spark, s3_client, bucket):
     ]
 
 
-def test_overwrite_replaces_only_the_partitions_written(spark, s3_client, bucket):
+def test_overwrite_replaces_only_the_partitions_written(s3_client, bucket, spark):
     target = f"s3a://{bucket}/aggregates/url_country_daily/"
     first = spark.createDataFrame(
         [Row(event_date="2024-05-01", clicks=1), Row(event_date="2024-05-02", clicks=2)]
