@@ -56,6 +56,8 @@ export AWS_SDK_BUNDLE_VERSION="${AWS_SDK_BUNDLE_VERSION:-1.12.262}"
 export SPARK_JARS_DIR="${SPARK_JARS_DIR:-$LOCAL_STACK_HOME/cache/spark/jars}"
 export SPARK_JARS="${SPARK_JARS:-$SPARK_JARS_DIR/hadoop-aws-$HADOOP_AWS_VERSION.jar,$SPARK_JARS_DIR/aws-java-sdk-bundle-$AWS_SDK_BUNDLE_VERSION.jar}"
 export SPARK_DRIVER_MEMORY="${SPARK_DRIVER_MEMORY:-4g}"
+# Spark binds to loopback only (without it, it picks the first non-loopback interface and warns).
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 
 # ---------------------------------------------------------------------------------------------
 # Helpers (prefixed stack_ so they do not clash with a caller's names)
