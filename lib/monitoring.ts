@@ -5,7 +5,7 @@
  *
  * Thresholds, periods and why each one was chosen: docs/operations.md, "Alarms".
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -332,6 +332,14 @@ export class PipelineMonitoring extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName ?? `${stack.stackName}-pipeline-health`,
       defaultInterval: Duration.hours(24),
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'CloudWatch dashboard with the pipeline health (docs/operations.md)',
+      value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards/dashboard/${this.dashboard.dashboardName}`,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'SNS topic every alarm and failed Glue run notifies; subscribe more addresses to it',
+      value: this.alarmTopic.topicArn,
     });
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 4 }));
     this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: '## Ingest: Kafka → raw zone', width: 24, height: 1 }));

@@ -207,6 +207,15 @@ describe('PipelineMonitoring dashboard', () => {
     }
   });
 
+  test('outputs the dashboard URL and the alarm topic for the deployer', () => {
+    const outputs = template.toJSON().Outputs;
+    const url = Object.entries<any>(outputs).find(([k]) => k.startsWith('MonitoringDashboardUrl'))![1];
+    expect(JSON.stringify(url.Value)).toContain('#dashboards/dashboard/');
+    expect(JSON.stringify(url.Value)).toContain('MonitoringDashboard');
+    const topic = Object.entries<any>(outputs).find(([k]) => k.startsWith('MonitoringAlarmTopicArn'))![1];
+    expect(topic.Value).toEqual({ Ref: expect.stringMatching(/^MonitoringAlarmTopic[0-9A-F]{8}$/) });
+  });
+
   test('puts the status of every alarm at the top', () => {
     const text = body();
     const alarmWidget = text.indexOf('\\"type\\":\\"alarm\\"');
