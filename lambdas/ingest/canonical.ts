@@ -31,17 +31,16 @@ export interface CanonicalRecord {
   readonly kafka: KafkaCoordinates;
 }
 
-export interface Rejection {
-  readonly reason: RejectionReason;
-  /** The offending field (canonical name), when the reason is about one field. */
-  readonly field: string | null;
-  /** A human-readable explanation for the operator. */
-  readonly detail: string;
+/** Why a message is quarantined. A class, so that `instanceof` tells it from a record. */
+export class Rejection {
+  constructor(
+    readonly reason: RejectionReason,
+    /** The offending field (canonical name), when the reason is about one field. */
+    readonly field: string | null,
+    /** A human-readable explanation for the operator. */
+    readonly detail: string,
+  ) {}
 }
-
-export type CanonicalResult =
-  | { readonly ok: true; readonly record: CanonicalRecord; readonly eventTimeMs: number }
-  | { readonly ok: false; readonly rejection: Rejection };
 
 /** SPEC §1 limits. */
 export const MAX_USER_ID_CHARS = 256;
@@ -50,8 +49,8 @@ export const MAX_USER_AGENT_BYTES = 4 * 1024;
 
 const TWO_LETTER_CODE = /^[A-Za-z]{2}$/;
 
-function reject(reason: RejectionReason, field: string | null, detail: string): CanonicalResult {
-  return { ok: false, rejection: { reason, field, detail } };
+function reject(reason: RejectionReason, field: string | null, detail: string): Rejection {
+  return new Rejection(reason, field, detail);
 }
 
 /** The canonical field when present and not null, else its camelCase alias (SPEC §1). */
@@ -93,7 +92,7 @@ function optionalString(value: unknown): string | null | undefined {
  * Validates and normalizes one parsed message. `kafka` is the message's origin; `referenceMs` is
  * the instant the 24 h future bound is measured from (the Kafka record's timestamp).
  */
-export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, referenceMs: number): CanonicalResult {
+export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, referenceMs: number): CanonicalRecord | Rejection {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return reject('not_an_object', null, `value is a JSON ${jsonType(parsed)}, not an object`);
   }
@@ -109,8 +108,8 @@ export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, reference
 
   const rawTime = pick(obj, 'timestamp', 'ts');
   if (rawTime === undefined || rawTime === null) return reject('missing_timestamp', 'timestamp', 'timestamp is missing');
-  const time = readEventTime(rawTime, referenceMs);
-  if (!time.ok) return reject(time.reason, 'timestamp', time.detail);
+  const ts = readEventTime(rawTime, referenceMs);
+  if (typeof ts !== 'string') return reject(ts.reason, 'timestamp', ts.detail);
 
   const url = obj.url;
   if (url === undefined || url === null) return reject('missing_url', 'url', 'url is missing');
@@ -165,20 +164,18 @@ export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, reference
   }
 
   return {
-    ok: true,
-    eventTimeMs: time.epochMs,
-    record: {
-      event_id: eventId,
-      user_id: userId,
-      session_id: sessionId,
-      ts: new Date(time.epochMs).toISOString(),
-      url,
-      page_url: pageUrl,
-      country,
-      city,
-      user_agent: userAgent,
-      referrer,
-      kafka: { topic: kafka.topic, partition: kafka.partition, offset: kafka.offset, timestamp: kafka.timestamp },
-    },
+    event_id: eventId,
+    user_id: userId,
+    session_id: sessionId,
+    ts,
+    url,
+    page_url: pageUrl,
+    country,
+    city,
+    user_agent: userAgent,
+    referrer,
+    // The caller's coordinates object itself, not a copy: one allocation less per event.
+    kafka,
   };
 }
+

@@ -9,9 +9,9 @@
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import { isUtf8 } from 'buffer';
 import { gzipSync } from 'zlib';
-import { canonicalize, type KafkaCoordinates, type Rejection } from './canonical';
+import { canonicalize, Rejection, type KafkaCoordinates } from './canonical';
 import type { RejectionReason } from './reasons';
-import { MAX_DATE_MS } from './timestamp';
+import { formatIsoMillis, MAX_TIME_MS } from './timestamp';
 
 export type RawObjectKind = 'events' | 'quarantine';
 
@@ -82,25 +82,28 @@ interface Group {
 /** Kafka's legal topic characters; anything else could not come from a broker and would break keys. */
 const KAFKA_TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const UTF8_BOM = '\ufeff';
+const TOMBSTONE = new Rejection('null_value', null, 'the record has no value (tombstone)');
+const INVALID_UTF8 = new Rejection('invalid_utf8', null, 'the value is not valid UTF-8');
+const INVALID_JSON = new Rejection('invalid_json', null, 'the value is not JSON');
 
 function withSlash(prefix: string): string {
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
-/** `YYYY-MM-DD` and `HH` of an epoch-ms instant, UTC. */
-function utcDateHour(epochMs: number): [string, string] {
-  const iso = new Date(epochMs).toISOString();
-  return [iso.slice(0, 10), iso.slice(11, 13)];
+/** Kafka uses -1 for "no timestamp"; anything after the year 9999 is not a usable timestamp either. */
+function isValidKafkaTimestamp(ts: unknown): ts is number {
+  return typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0 && ts <= MAX_TIME_MS;
 }
 
-/** Kafka uses -1 for "no timestamp"; anything a Date cannot hold is not a timestamp either. */
-function isValidKafkaTimestamp(ts: unknown): ts is number {
-  return typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0 && ts <= MAX_DATE_MS;
-}
+/** The last topic name that passed the check: a batch has one or a few topics, not one per record. */
+let lastCheckedTopic = '';
 
 function assertRecordOrigin(record: MSKRecord, groupKey: string): void {
-  if (typeof record.topic !== 'string' || !KAFKA_TOPIC_NAME.test(record.topic)) {
-    throw new Error(`MSK record in "${groupKey}" has an invalid topic name: ${JSON.stringify(record.topic)}`);
+  if (record.topic !== lastCheckedTopic) {
+    if (typeof record.topic !== 'string' || !KAFKA_TOPIC_NAME.test(record.topic)) {
+      throw new Error(`MSK record in "${groupKey}" has an invalid topic name: ${JSON.stringify(record.topic)}`);
+    }
+    lastCheckedTopic = record.topic;
   }
   if (!Number.isSafeInteger(record.partition) || record.partition < 0) {
     throw new Error(`MSK record in "${groupKey}" has an invalid partition: ${JSON.stringify(record.partition)}`);
@@ -139,7 +142,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
   let recordsStored = 0;
   let valueBytesIn = 0;
 
-  const addLine = (kind: RawObjectKind, dateDir: string, coords: KafkaCoordinates, line: string): void => {
+  const groupFor = (kind: RawObjectKind, dateDir: string, coords: KafkaCoordinates): Group => {
     const groupKey = `${kind}/${dateDir}/${coords.topic}/${coords.partition}`;
     let group = groups.get(groupKey);
     if (group === undefined) {
@@ -147,13 +150,20 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
       group = { kind, prefix, topic: coords.topic, partition: coords.partition, lines: [], firstOffset: coords.offset, lastOffset: coords.offset };
       groups.set(groupKey, group);
     }
-    group.lines.push(line);
-    if (coords.offset < group.firstOffset) group.firstOffset = coords.offset;
-    if (coords.offset > group.lastOffset) group.lastOffset = coords.offset;
+    return group;
   };
+  const addLine = (group: Group, offset: number, line: string): void => {
+    group.lines.push(line);
+    if (offset < group.firstOffset) group.firstOffset = offset;
+    if (offset > group.lastOffset) group.lastOffset = offset;
+  };
+  // Consecutive events of a partition mostly share their hour: remember the last events group
+  // and the `YYYY-MM-DDTHH` it is for, instead of building and looking up its key per record.
+  let lastEventsGroup: Group | undefined;
+  let lastEventsHour = '';
 
   const quarantine = (coords: KafkaCoordinates, record: MSKRecord, rejection: Rejection, bytes: Buffer | null): void => {
-    const [date] = utcDateHour(coords.timestamp);
+    const date = formatIsoMillis(coords.timestamp).slice(0, 10);
     let value: string | null = null;
     let encoding: QuarantineLine['encoding'] = null;
     if (bytes !== null) {
@@ -178,7 +188,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
       encoding,
     };
     quarantinedByReason[rejection.reason] = (quarantinedByReason[rejection.reason] ?? 0) + 1;
-    addLine('quarantine', `dt=${date}`, coords, JSON.stringify(line));
+    addLine(groupFor('quarantine', `dt=${date}`, coords), coords.offset, JSON.stringify(line));
   };
 
   for (const groupKey of Object.keys(event.records ?? {})) {
@@ -189,13 +199,13 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
       const coords: KafkaCoordinates = { topic: record.topic, partition: record.partition, offset: record.offset, timestamp: kafkaTs };
 
       if (typeof record.value !== 'string') {
-        quarantine(coords, record, { reason: 'null_value', field: null, detail: 'the record has no value (tombstone)' }, null);
+        quarantine(coords, record, TOMBSTONE, null);
         continue;
       }
       const bytes = Buffer.from(record.value, 'base64');
       valueBytesIn += bytes.length;
       if (!isUtf8(bytes)) {
-        quarantine(coords, record, { reason: 'invalid_utf8', field: null, detail: 'the value is not valid UTF-8' }, bytes);
+        quarantine(coords, record, INVALID_UTF8, bytes);
         continue;
       }
       let text = bytes.toString('utf8');
@@ -204,16 +214,21 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
       try {
         parsed = JSON.parse(text);
       } catch {
-        quarantine(coords, record, { reason: 'invalid_json', field: null, detail: 'the value is not JSON' }, bytes);
+        quarantine(coords, record, INVALID_JSON, bytes);
         continue;
       }
       const result = canonicalize(parsed, coords, kafkaTs);
-      if (!result.ok) {
-        quarantine(coords, record, result.rejection, bytes);
+      if (result instanceof Rejection) {
+        quarantine(coords, record, result, bytes);
         continue;
       }
-      const [date, hour] = utcDateHour(result.eventTimeMs);
-      addLine('events', `dt=${date}/hr=${hour}`, coords, JSON.stringify(result.record));
+      const ts = result.ts;
+      if (lastEventsGroup === undefined || lastEventsGroup.partition !== coords.partition ||
+          lastEventsGroup.topic !== coords.topic || !ts.startsWith(lastEventsHour)) {
+        lastEventsHour = ts.slice(0, 13);
+        lastEventsGroup = groupFor('events', `dt=${ts.slice(0, 10)}/hr=${ts.slice(11, 13)}`, coords);
+      }
+      addLine(lastEventsGroup, coords.offset, JSON.stringify(result));
       recordsStored++;
     }
   }
