@@ -82,10 +82,30 @@ print_endpoints() {
 cmd_up() {
   # Only what install actually does is worth a line here; "already installed" lines are dropped.
   cmd_install 2>&1 | { grep -v -E ': (installed|jars present|already installed|up to date) |install: done in' || true; }
-  local engine
+  # Ports first, for all engines, so that a taken port fails the command before anything starts.
+  local engine var
   for engine in "${engines[@]+"${engines[@]}"}"; do
-    bash "$STACK_DIR/$engine/start.sh"
+    stack_running_pid "$engine" >/dev/null && continue
+    case "$engine" in
+      kafka) for var in KAFKA_PORT KAFKA_CONTROLLER_PORT; do stack_require_free_port "$var"; done ;;
+      s3) stack_require_free_port S3_PORT ;;
+      opensearch) for var in OPENSEARCH_PORT OPENSEARCH_TRANSPORT_PORT; do stack_require_free_port "$var"; done ;;
+    esac
   done
+  # The engines start side by side (most of a start is waiting for a JVM to come up); each one's
+  # output is printed as a block when it is done, in the usual order.
+  local i rc=0 pids=() outputs=()
+  for i in "${!engines[@]}"; do
+    outputs[i]="$(mktemp)"
+    bash "$STACK_DIR/${engines[i]}/start.sh" >"${outputs[i]}" 2>&1 &
+    pids[i]=$!
+  done
+  for i in "${!engines[@]}"; do
+    wait "${pids[i]}" || rc=1
+    cat "${outputs[i]}"
+    rm -f "${outputs[i]}"
+  done
+  [ "$rc" -eq 0 ] || stack_die "could not start every engine (see above); the others are left running, \`stack.sh down\` stops them"
   print_endpoints
 }
 
