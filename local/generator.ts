@@ -465,13 +465,17 @@ export function generateClicks(options: GeneratorOptions): ClickMessage[] {
   const pages = buildPages(rng, Math.max(40, Math.ceil(nValid / 15)));
   const pageRank = new Zipf(pages.length, 1.05);
 
+  const maxSessionsPerUser = Math.ceil(days * 12);
   const midnights: number[] = [];
   for (let m = Math.ceil(windowStart / DAY) * DAY; m < windowEnd; m += DAY) midnights.push(m);
 
   // Sessions until the valid budget is used up.
   const clicks: Click[] = [];
   while (clicks.length < nValid) {
-    const user = users[userRank.sample(rng)];
+    // Busy users are picked more often, up to a realistic number of sessions a day; beyond it
+    // another user is picked (this also keeps the overlap check below short).
+    let user = users[userRank.sample(rng)];
+    if (user.busy.length >= maxSessionsPerUser) user = users[rng.int(0, users.length - 1)];
     const remaining = nValid - clicks.length;
     const length = Math.min(remaining, 1 + Math.floor(rng.logNormal(1.4, 0.8)));
     // Gaps inside a session: mostly seconds to minutes, sometimes long reads, rarely exactly the
