@@ -151,9 +151,28 @@ export function pipelineNagAcknowledgements(config: PipelineConfig): NagAcknowle
     },
     {
       rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Bucket[0-9A-F]{8}\.Arn>\/[a-z_\/=-]+\/\*\]$/,
-      path: /(^|\/)[A-Za-z0-9]*ExecutionRole\/DefaultPolicy\/Resource$/,
-      reason: 'Object keys are not known in advance: each function may read or write only the objects under its own fixed ' +
-        'prefixes (e.g. aggregates/url_country_daily/, events/, quarantine/) of one bucket.',
+      path: /(^|\/)([A-Za-z0-9]*ExecutionRole\/DefaultPolicy|JobPolicy|JobRole\/DefaultPolicy)\/Resource$/,
+      reason: 'Object keys are not known in advance: each function or job may read or write only the objects under its own ' +
+        'fixed prefixes (e.g. events/, quarantine/, aggregates/url_country_daily/, state/url_country_daily/) of one bucket.',
+    },
+    // --- Processing (lib/processing.ts) ------------------------------------------------------------
+    {
+      rule: /^AwsSolutions-IAM5\[Action::kms:(GenerateDataKey|ReEncrypt)\*\]$/,
+      path: /(^|\/)(JobRole|[A-Za-z0-9]*ExecutionRole)\/DefaultPolicy\/Resource$/,
+      reason: 'aws-cdk-lib\'s Key.grantEncryptDecrypt: the wildcards stand for GenerateDataKey[WithoutPlaintext] and ' +
+        'ReEncryptFrom/To, granted on the one key of the stage (the IAM test checks the resource is not "*").',
+    },
+    {
+      rule: /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\/aws-glue\/jobs\/[^\]]+\]$/,
+      path: /(^|\/)JobPolicy\/Resource$/,
+      reason: 'Glue continuous logging creates its log groups and streams at run time, named after the job ' +
+        '(/aws-glue/jobs/<job name>...); the grant is limited to those names.',
+    },
+    {
+      rule: 'AwsSolutions-IAM5[Resource::*]',
+      path: /(^|\/)JobPolicy\/Resource$/,
+      reason: 'cloudwatch:PutMetricData has no resource types; the statement is limited to the Glue namespace by the ' +
+        'cloudwatch:namespace condition.',
     },
     {
       rule: 'AwsSolutions-EC28',
