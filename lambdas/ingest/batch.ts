@@ -1,0 +1,122 @@
+/**
+ * One ingest invocation: MSK batch in, raw-zone objects out (SPEC §2), with logging and metrics.
+ * `handler.ts` wraps it in middy; this module has no middy import, so jest (CommonJS) can load it.
+ *
+ * The work is in `core.ts` (pure) and `writer.ts` (S3). This module reads the environment,
+ * measures, logs, and turns a failed write into a thrown error so that the event source mapping
+ * retries (then bisects, then sends the batch to its on-failure destination).
+ *
+ * Environment (set by lib/ingest.ts; docs/ingest.md):
+ *   RAW_BUCKET          raw bucket name (required)
+ *   RAW_EVENTS_PREFIX   default `events/`
+ *   QUARANTINE_PREFIX   default `quarantine/`
+ *   S3_ENDPOINT         optional, the local S3 server (path-style addressing)
+ *   WRITE_CONCURRENCY   PutObject calls in flight, default 8
+ *   GZIP_LEVEL          1..9, default 6
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { MSKEvent } from 'aws-lambda';
+import { requireEnv, s3ClientFromEnv } from '../shared/s3';
+import { buildRawObjects, type IngestCoreConfig } from './core';
+import { DEFAULT_WRITE_CONCURRENCY, writeRawObjects } from './writer';
+
+/** What one invocation did; also the handler's return value (the event source ignores it). */
+export interface IngestSummary {
+  readonly recordsIn: number;
+  readonly recordsStored: number;
+  readonly recordsQuarantined: number;
+  readonly objectsWritten: number;
+  readonly bytesWritten: number;
+}
+
+export interface IngestDependencies {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly core: IngestCoreConfig;
+  readonly writeConcurrency: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Monotonic-enough clock for the batch latency, ms. */
+  readonly clock: () => number;
+}
+
+function integerFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`environment variable ${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** The dependencies as the deployed function gets them: from its environment. */
+export function dependenciesFromEnv(env: NodeJS.ProcessEnv = process.env): IngestDependencies {
+  return {
+    s3: s3ClientFromEnv(env),
+    bucket: requireEnv('RAW_BUCKET', env),
+    core: {
+      eventsPrefix: env.RAW_EVENTS_PREFIX || 'events/',
+      quarantinePrefix: env.QUARANTINE_PREFIX || 'quarantine/',
+      gzipLevel: integerFromEnv(env, 'GZIP_LEVEL', 6, 1, 9),
+      now: Date.now,
+    },
+    writeConcurrency: integerFromEnv(env, 'WRITE_CONCURRENCY', DEFAULT_WRITE_CONCURRENCY, 1, 64),
+    logger: new Logger(),
+    metrics: new Metrics(),
+    clock: () => performance.now(),
+  };
+}
+
+/** The handler body, without middleware: testable with any S3 client, logger and metrics. */
+export function createIngestHandler(deps: IngestDependencies): (event: MSKEvent) => Promise<IngestSummary> {
+  const { logger, metrics } = deps;
+  return async (event) => {
+    const started = deps.clock();
+    const result = buildRawObjects(event, deps.core);
+    const partitions = Object.keys(event.records ?? {});
+    metrics.addMetric('RecordsIn', MetricUnit.Count, result.recordsIn);
+
+    let written;
+    try {
+      written = await writeRawObjects(deps.s3, deps.bucket, result.objects, deps.writeConcurrency);
+    } catch (error) {
+      metrics.addMetric('BatchWriteFailures', MetricUnit.Count, 1);
+      logger.error('writing the batch to S3 failed; throwing so the event source mapping retries it', {
+        bucket: deps.bucket,
+        partitions,
+        recordsIn: result.recordsIn,
+        keys: result.objects.map((o) => o.key),
+        error: error as Error,
+      });
+      throw error;
+    }
+
+    const latencyMs = deps.clock() - started;
+    metrics.addMetric('RecordsStored', MetricUnit.Count, result.recordsStored);
+    metrics.addMetric('RecordsQuarantined', MetricUnit.Count, result.recordsQuarantined);
+    metrics.addMetric('ObjectsWritten', MetricUnit.Count, written.objectsWritten);
+    metrics.addMetric('BytesWritten', MetricUnit.Bytes, written.bytesWritten);
+    metrics.addMetric('BatchLatency', MetricUnit.Milliseconds, latencyMs);
+    // One metric per reason that occurred, with `reason` as its only extra dimension: at most
+    // REJECTION_REASONS.length series, so the dimension stays low-cardinality.
+    for (const [reason, count] of Object.entries(result.quarantinedByReason)) {
+      metrics.singleMetric().addDimension('reason', reason).addMetric('RecordsQuarantinedByReason', MetricUnit.Count, count ?? 0);
+    }
+
+    const summary: IngestSummary = {
+      recordsIn: result.recordsIn,
+      recordsStored: result.recordsStored,
+      recordsQuarantined: result.recordsQuarantined,
+      objectsWritten: written.objectsWritten,
+      bytesWritten: written.bytesWritten,
+    };
+    if (result.recordsQuarantined > 0) {
+      logger.warn('messages quarantined', { quarantinedByReason: result.quarantinedByReason, partitions });
+    }
+    logger.info('batch ingested', { ...summary, latencyMs: Math.round(latencyMs), partitions });
+    return summary;
+  };
+}
