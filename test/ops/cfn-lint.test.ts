@@ -37,21 +37,30 @@ function lint(templatePaths: string[]): LintMatch[] {
 }
 
 describe('cfn-lint on the synthesized template', () => {
-  const { app, stack } = pipelineApp();
-  const assembly = app.synth();
-  const templatePath = assembly.getStackArtifact(stack.artifactId).templateFullPath;
-  // A copy with one invalid property proves the linter really checks (one cfn-lint run for both).
+  const synthesize = (context: Record<string, unknown>) => {
+    const { app, stack } = pipelineApp(context);
+    return app.synth().getStackArtifact(stack.artifactId).templateFullPath;
+  };
+  // Both profiles: prod adds dedicated masters, zone awareness and retained resources.
+  const devTemplate = synthesize({});
+  const prodTemplate = synthesize({ stage: 'prod', alarmEmail: 'ops@example.com' });
+  // A copy with one invalid property proves the linter really checks (one cfn-lint run for all).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-lint-'));
   const brokenPath = path.join(dir, 'broken.template.json');
-  const broken = JSON.parse(fs.readFileSync(templatePath, 'utf8'));
+  const broken = JSON.parse(fs.readFileSync(devTemplate, 'utf8'));
   broken.Resources.BrokenQueue = { Type: 'AWS::SQS::Queue', Properties: { VisibilityTimeout: 'soon' } };
   fs.writeFileSync(brokenPath, JSON.stringify(broken));
-  const findings = lint([templatePath, brokenPath]);
+  const findings = lint([devTemplate, prodTemplate, brokenPath]);
   fs.rmSync(dir, { recursive: true, force: true });
   const errorsIn = (file: string) => findings.filter((f) => f.Level === 'Error' && path.resolve(f.Filename) === path.resolve(file));
+  const describe = (f: LintMatch) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`;
 
-  test('reports no errors', () => {
-    expect(errorsIn(templatePath).map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`)).toEqual([]);
+  test('reports no errors for the dev profile (the defaults)', () => {
+    expect(errorsIn(devTemplate).map(describe)).toEqual([]);
+  });
+
+  test('reports no errors for the prod profile', () => {
+    expect(errorsIn(prodTemplate).map(describe)).toEqual([]);
   });
 
   test('the linter really checks: a broken copy of the template is rejected', () => {

@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 import { loadPipelineConfig } from '../../lib/config';
 import { acknowledgeNagFindings, ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS, NagAcknowledgement, pipelineNagAcknowledgements } from '../../lib/nag';
-import { testApp } from '../support/cdk-app';
+import { opsTestApp as testApp } from './pipeline-app';
 import { pipelineApp } from './pipeline-app';
 
 interface Statement { Effect: string; Action?: unknown; NotAction?: unknown; Resource?: unknown; NotResource?: unknown; Sid?: string }

@@ -4,7 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { PipelineMonitoring, PipelineMonitoringProps } from '../../lib/monitoring';
-import { testApp } from '../support/cdk-app';
+import { opsTestApp as testApp } from './pipeline-app';
 
 /** A stack with stand-ins for the resources the monitoring watches. */
 function monitoredStack(overrides: Partial<PipelineMonitoringProps> = {}) {

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadPipelineConfig } from '../../lib/config';
 import { acknowledgeNagFindings, addNagChecks, pipelineNagAcknowledgements } from '../../lib/nag';
-import { testApp } from '../support/cdk-app';
+import { opsTestApp as testApp } from './pipeline-app';
 import { pipelineApp } from './pipeline-app';
 
 type Violation = ReturnType<AwsSolutionsChecks['validateScope']>['violations'][number];
@@ -54,7 +54,7 @@ describe('cdk-nag version', () => {
 describe('pipelineNagAcknowledgements', () => {
   test('accepts a single-AZ domain without dedicated masters only when the settings ask for one', () => {
     const rules = (context: Record<string, unknown>) =>
-      pipelineNagAcknowledgements(loadPipelineConfig(testApp({ context }))).map((a) => String(a.rule));
+      pipelineNagAcknowledgements(loadPipelineConfig(testApp(context))).map((a) => String(a.rule));
     expect(rules({})).toEqual(expect.arrayContaining(['AwsSolutions-OS4', 'AwsSolutions-OS7']));
     expect(rules({ stage: 'prod' })).not.toContain('AwsSolutions-OS4');
     expect(rules({ stage: 'prod' })).not.toContain('AwsSolutions-OS7');
