@@ -103,7 +103,7 @@ async function benchOne(n: number): Promise<Line[]> {
     lines.push({ stage: 'produce', seconds: seconds(t) });
 
     t = Date.now();
-    await runIngestStage({ settings, until: produced.after, log: () => undefined });
+    await runIngestStage({ settings, until: produced.after, from: produced.before, log: () => undefined });
     const ingestS = seconds(t);
     t = Date.now();
     const consumed = await consumeOnly(clients, settings, produced.after);

@@ -60,8 +60,11 @@ export interface IndexFaults {
 }
 
 export interface IngestStageResult {
+  /** Distinct batches (invocations that were not a retry). */
   readonly batches: number;
+  readonly invocations: number;
   readonly redeliveries: number;
+  readonly records: number;
 }
 
 export interface AggregateStageResult {
@@ -78,8 +81,64 @@ export interface IndexStageResult {
   readonly redeliveries: number;
 }
 
-export async function runIngestStage(_args: { settings: PipelineSettings; until: Map<number, number>; log: (line: string) => void; faults?: IngestFaults }): Promise<IngestStageResult> {
-  throw new Error('ingest stage: waiting for local/msk-poller.ts');
+export interface IngestStageArgs {
+  readonly settings: PipelineSettings;
+  /** End offsets per partition to consume up to (e.g. the end offsets after producing). */
+  readonly until: ReadonlyMap<number, number>;
+  /**
+   * End offsets before producing. Partitions that got nothing new are not waited for: the poller
+   * only learns a partition's position from a batch of it. @default wait for every partition in `until`
+   */
+  readonly from?: ReadonlyMap<number, number>;
+  readonly log: (line: string) => void;
+  readonly faults?: IngestFaults;
+  /** Records per invocation (ESM BatchSize). @default INGEST_BATCH_SIZE or 1000, as deployed (lib/config.ts) */
+  readonly batchSize?: number;
+  /** ESM batching window in ms. @default INGEST_BATCHING_WINDOW_MS or 1000 */
+  readonly batchingWindowMs?: number;
+  /** Give up waiting after this long. @default 60 minutes */
+  readonly timeoutMs?: number;
+}
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  return n;
+}
+
+/**
+ * Consumes the topic with the local MSK event source mapping and the production ingest handler
+ * until every partition reached `until`, then leaves the consumer group.
+ */
+export async function runIngestStage(args: IngestStageArgs): Promise<IngestStageResult> {
+  const { MskPoller } = await import('./msk-poller');
+  const { handler } = await import('../lambdas/ingest/handler');
+  const { settings } = args;
+  const poller = new MskPoller({
+    brokers: settings.brokers,
+    topic: settings.topic,
+    groupId: settings.consumerGroup,
+    handler: withIngestFaults(handler as unknown as (event: unknown, context: unknown) => Promise<unknown>, args.faults),
+    batchSize: args.batchSize ?? intFromEnv('INGEST_BATCH_SIZE', 1000),
+    maximumBatchingWindowMs: args.batchingWindowMs ?? intFromEnv('INGEST_BATCHING_WINDOW_MS', 1000),
+    retryAttempts: 3,
+    onFailure: resolve('local-output', `${settings.consumerGroup}-on-failure.ndjson`),
+    log: (line) => args.log(`  ${line}`),
+  });
+  await poller.start();
+  let stats;
+  try {
+    const wanted = new Map([...args.until].filter(([partition, end]) => end > (args.from?.get(partition) ?? 0)));
+    stats = await poller.waitUntil(wanted, args.timeoutMs ?? 60 * 60_000);
+  } finally {
+    await poller.stop();
+  }
+  if (stats.batchesSentToFailureDestination > 0) {
+    throw new Error(`${stats.recordsSentToFailureDestination} records in ${stats.batchesSentToFailureDestination} batches failed every retry and are in local-output/${settings.consumerGroup}-on-failure.ndjson (replay with replayFailedBatches in local/msk-poller.ts)`);
+  }
+  return { batches: stats.invocations - stats.redeliveries, invocations: stats.invocations, redeliveries: stats.redeliveries, records: stats.recordsHandled };
 }
 
 export interface AggregateStageArgs {
