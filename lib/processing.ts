@@ -1,0 +1,476 @@
+/**
+ * The processing stage: the scheduled Glue Spark job that turns the raw zone into daily
+ * per-(page_url, country) aggregates (glue-scripts/aggregate_clicks.py, SPEC section 3), and
+ * what analysts need to query both with SQL (Glue Data Catalog tables with partition projection,
+ * an Athena workgroup). Decisions: docs/processing.md.
+ */
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as athena from 'aws-cdk-lib/aws-athena';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { Construct } from 'constructs';
+import * as path from 'path';
+import { REPO_ROOT, SecureBucket } from './secure-defaults';
+
+/** Glue worker types a Spark job can use (G.025X is for streaming jobs only). */
+export type GlueWorkerType = 'G.1X' | 'G.2X' | 'G.4X' | 'G.8X';
+
+export interface ProcessingStageProps {
+  /** Bucket of the raw zone (`<rawEventsPrefix>dt=YYYY-MM-DD/hr=HH/*.ndjson.gz`). */
+  readonly rawEventsBucket: s3.IBucket;
+  /** Bucket the aggregates and the job state go to. */
+  readonly aggregatesBucket: s3.IBucket;
+  /** Prefix of the raw events in the raw bucket.
+   *  @default 'events/' */
+  readonly rawEventsPrefix?: string;
+  /** Prefix of the aggregate output in the aggregates bucket.
+   *  @default 'aggregates/url_country_daily/' */
+  readonly aggregatesPrefix?: string;
+  /** Prefix of the job state (`state.json`) in the aggregates bucket.
+   *  @default 'state/url_country_daily/' */
+  readonly statePrefix?: string;
+  /** Name of the Glue job.
+   *  @default `<stack name>-aggregate-clicks` */
+  readonly jobName?: string;
+  /** When the job runs: a Glue cron expression, UTC.
+   *  @default 'cron(15 * * * ? *)' (hourly, at a quarter past, when the last hour's batches are in) */
+  readonly schedule?: string;
+  /** Inactivity gap that starts a new session, minutes (1-1440).
+   *  @default 30 */
+  readonly sessionGapMinutes?: number;
+  /** Scheduled runs look only at raw partitions of the last N days for changes; undefined looks at all.
+   *  @default undefined (the whole raw zone) */
+  readonly lookbackDays?: number;
+  /** Glue worker type.
+   *  @default 'G.1X' */
+  readonly workerType?: GlueWorkerType;
+  /** Workers per run, the driver included (at least 2).
+   *  @default 2 */
+  readonly numberOfWorkers?: number;
+  /** A run still going after this is stopped (state TIMEOUT).
+   *  @default Duration.hours(1), the schedule interval: a run never overlaps the next one for long */
+  readonly timeout?: Duration;
+  /** Automatic retries of a failed run (safe: the state is written only after success).
+   *  @default 1 */
+  readonly maxRetries?: number;
+  /** Runs at the same time. Keep 1: two concurrent runs would race on the state and outputs.
+   *  @default 1 */
+  readonly maxConcurrentRuns?: number;
+  /** Glue Data Catalog database for the raw events and aggregates tables.
+   *  @default `<stack name, lower case, non-alphanumerics as _>_clickstream` */
+  readonly databaseName?: string;
+  /** First `dt`/`event_date` partition projection offers to Athena (YYYY-MM-DD).
+   *  @default '2024-01-01' */
+  readonly firstPartitionDate?: string;
+  /** Athena stops a query scanning more than this many bytes.
+   *  @default 10 GiB */
+  readonly athenaBytesScannedCutoffPerQuery?: number;
+  /** Days Athena query results are kept.
+   *  @default 30 */
+  readonly athenaResultsExpirationDays?: number;
+  /** Bucket for the S3 server access logs of the Athena results bucket.
+   *  @default no access logging */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+  /** Days the job's log groups keep their logs.
+   *  @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** What happens to the Athena results bucket, the key and the log groups when they leave the stack.
+   *  @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+export const DEFAULT_RAW_EVENTS_PREFIX = 'events/';
+export const DEFAULT_AGGREGATES_PREFIX = 'aggregates/url_country_daily/';
+export const DEFAULT_STATE_PREFIX = 'state/url_country_daily/';
+export const DEFAULT_SCHEDULE = 'cron(15 * * * ? *)';
+
+/** Columns of a canonical raw record (SPEC section 2), for the catalog table. */
+const RAW_EVENT_COLUMNS: glue.CfnTable.ColumnProperty[] = [
+  { name: 'event_id', type: 'string' },
+  { name: 'user_id', type: 'string' },
+  { name: 'session_id', type: 'string' },
+  { name: 'ts', type: 'string', comment: 'ISO-8601 UTC with milliseconds; from_iso8601_timestamp(ts) in Athena' },
+  { name: 'url', type: 'string', comment: 'as received' },
+  { name: 'page_url', type: 'string', comment: 'normalized: the aggregation key' },
+  { name: 'country', type: 'string' },
+  { name: 'city', type: 'string' },
+  { name: 'user_agent', type: 'string' },
+  { name: 'referrer', type: 'string' },
+  { name: 'kafka', type: 'struct<topic:string,partition:int,offset:bigint,timestamp:bigint>' },
+];
+
+/** Columns of an aggregate row (SPEC section 3); `event_date` is the partition column. */
+const AGGREGATE_COLUMNS: glue.CfnTable.ColumnProperty[] = [
+  { name: 'page_url', type: 'string' },
+  { name: 'country', type: 'string' },
+  { name: 'clicks', type: 'bigint' },
+  { name: 'unique_users', type: 'bigint' },
+  { name: 'timed_views', type: 'bigint', comment: 'events that are not session exits' },
+  { name: 'total_time_spent_seconds', type: 'double' },
+  { name: 'avg_time_spent_seconds', type: 'double', comment: 'null when timed_views is 0' },
+  { name: 'computed_at', type: 'string', comment: 'ISO-8601 UTC instant of the run that wrote the row' },
+];
+
+const JSON_STORAGE = {
+  inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+  outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+  serdeInfo: {
+    serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+    // A malformed line becomes a row of nulls instead of failing the whole query.
+    parameters: { 'ignore.malformed.json': 'TRUE' },
+  },
+};
+
+export class ProcessingStage extends Construct {
+  public readonly job: glue.CfnJob;
+  public readonly jobName: string;
+  public readonly jobRole: iam.Role;
+  public readonly trigger: glue.CfnTrigger;
+  public readonly securityConfiguration: glue.CfnSecurityConfiguration;
+  /** Encrypts the job's logs and bookmarks, and Athena query results. */
+  public readonly key: kms.Key;
+  /** Driver and executor output (`<prefix>/output`) and system logs (`<prefix>/error`). */
+  public readonly outputLogGroup: logs.LogGroup;
+  public readonly errorLogGroup: logs.LogGroup;
+  public readonly scriptAsset: s3assets.Asset;
+  public readonly database: glue.CfnDatabase;
+  public readonly rawEventsTable: glue.CfnTable;
+  public readonly aggregatesTable: glue.CfnTable;
+  public readonly athenaResultsBucket: SecureBucket;
+  public readonly workGroup: athena.CfnWorkGroup;
+  /** Job arguments every run gets (a run may add `--dates`). */
+  public readonly defaultArguments: Record<string, string>;
+  public readonly rawEventsBucket: s3.IBucket;
+  public readonly rawEventsPrefix: string;
+  public readonly aggregatesBucket: s3.IBucket;
+  public readonly aggregatesPrefix: string;
+
+  constructor(scope: Construct, id: string, props: ProcessingStageProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const rawPrefix = folderPrefix(props.rawEventsPrefix ?? DEFAULT_RAW_EVENTS_PREFIX, 'rawEventsPrefix');
+    const aggregatesPrefix = folderPrefix(props.aggregatesPrefix ?? DEFAULT_AGGREGATES_PREFIX, 'aggregatesPrefix');
+    const statePrefix = folderPrefix(props.statePrefix ?? DEFAULT_STATE_PREFIX, 'statePrefix');
+    this.rawEventsBucket = props.rawEventsBucket;
+    this.rawEventsPrefix = rawPrefix;
+    this.aggregatesBucket = props.aggregatesBucket;
+    this.aggregatesPrefix = aggregatesPrefix;
+    const sessionGapMinutes = wholeNumber(props.sessionGapMinutes ?? 30, 1, 1440, 'sessionGapMinutes');
+    const numberOfWorkers = wholeNumber(props.numberOfWorkers ?? 2, 2, 299, 'numberOfWorkers');
+    const maxRetries = wholeNumber(props.maxRetries ?? 1, 0, 10, 'maxRetries');
+    const maxConcurrentRuns = props.maxConcurrentRuns ?? 1;
+    if (maxConcurrentRuns !== 1) {
+      throw new Error(`ProcessingStage: maxConcurrentRuns must be 1: concurrent runs would race on the job state and outputs (got ${maxConcurrentRuns})`);
+    }
+    const timeoutMinutes = wholeNumber((props.timeout ?? Duration.hours(1)).toSeconds() / 60, 1, 2880, 'timeout (minutes)');
+    const lookbackDays = props.lookbackDays === undefined ? undefined : wholeNumber(props.lookbackDays, 0, 36600, 'lookbackDays');
+    const schedule = props.schedule ?? DEFAULT_SCHEDULE;
+    if (!/^cron\(\S+( \S+){5}\)$/.test(schedule)) {
+      throw new Error(`ProcessingStage: schedule must be a Glue cron expression like ${DEFAULT_SCHEDULE} (got ${schedule})`);
+    }
+    const firstPartitionDate = props.firstPartitionDate ?? '2024-01-01';
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(firstPartitionDate)) {
+      throw new Error(`ProcessingStage: firstPartitionDate must be YYYY-MM-DD (got ${firstPartitionDate})`);
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.jobName = props.jobName ?? `${stack.stackName}-aggregate-clicks`;
+    const databaseName = props.databaseName ?? `${stack.stackName.toLowerCase().replace(/[^a-z0-9]+/g, '_')}_clickstream`;
+
+    // --- Encryption key and log groups ---------------------------------------------------------
+    this.key = new kms.Key(this, 'Key', {
+      description: `Glue job ${this.jobName}: logs and bookmarks; Athena query results`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    // Glue 5 writes `<prefix>/output` and `<prefix>/error`; ours, so that retention and KMS are ours too.
+    const logGroupPrefix = `/aws-glue/jobs/${this.jobName}`;
+    const logGroupArn = (name: string) =>
+      stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudWatchLogsEncryptsTheJobLogs',
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': logGroupArn(`${logGroupPrefix}*`) } },
+    }));
+    const logGroup = (name: string, suffix: string) => new logs.LogGroup(this, name, {
+      logGroupName: `${logGroupPrefix}/${suffix}`,
+      encryptionKey: this.key,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
+    this.outputLogGroup = logGroup('OutputLogGroup', 'output');
+    this.errorLogGroup = logGroup('ErrorLogGroup', 'error');
+
+    this.securityConfiguration = new glue.CfnSecurityConfiguration(this, 'SecurityConfiguration', {
+      name: `${this.jobName}-security`,
+      encryptionConfiguration: {
+        // The buckets' own default (SSE-S3, lib/secure-defaults.ts), stated for every object Glue writes.
+        s3Encryptions: [{ s3EncryptionMode: 'SSE-S3' }],
+        cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: this.key.keyArn },
+        jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: this.key.keyArn },
+      },
+    });
+
+    // --- Script --------------------------------------------------------------------------------
+    this.scriptAsset = new s3assets.Asset(this, 'Script', {
+      path: path.join(REPO_ROOT, 'glue-scripts', 'aggregate_clicks.py'),
+    });
+
+    // --- Role: exactly the data this job reads and writes ----------------------------------------
+    this.jobRole = new iam.Role(this, 'JobRole', {
+      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
+      description: `Glue job ${this.jobName}: reads raw events, writes aggregates and job state`,
+    });
+    const policy = new iam.Policy(this, 'JobPolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ReadTheScript',
+          actions: ['s3:GetObject'],
+          resources: [this.scriptAsset.bucket.arnForObjects(this.scriptAsset.s3ObjectKey)],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ListRawEvents',
+          actions: ['s3:ListBucket'],
+          resources: [props.rawEventsBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [trimSlash(rawPrefix), `${rawPrefix}*`] } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'ReadRawEvents',
+          actions: ['s3:GetObject'],
+          // The folder key itself too: connectors probe `events` and `events/` before listing.
+          resources: [props.rawEventsBucket.arnForObjects(trimSlash(rawPrefix)), props.rawEventsBucket.arnForObjects(`${rawPrefix}*`)],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ListAggregatesAndState',
+          actions: ['s3:ListBucket'],
+          resources: [props.aggregatesBucket.bucketArn],
+          conditions: {
+            StringLike: {
+              's3:prefix': [trimSlash(aggregatesPrefix), `${aggregatesPrefix}*`, trimSlash(statePrefix), `${statePrefix}*`],
+            },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'ReplaceAggregatesAndState',
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+          resources: [
+            props.aggregatesBucket.arnForObjects(trimSlash(aggregatesPrefix)),
+            props.aggregatesBucket.arnForObjects(`${aggregatesPrefix}*`),
+            props.aggregatesBucket.arnForObjects(trimSlash(statePrefix)),
+            props.aggregatesBucket.arnForObjects(`${statePrefix}*`),
+          ],
+        }),
+        new iam.PolicyStatement({
+          sid: 'WriteTheJobLogs',
+          actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
+          resources: [logGroupArn(`${logGroupPrefix}*`), logGroupArn(`${logGroupPrefix}*:log-stream:*`)],
+        }),
+        new iam.PolicyStatement({
+          sid: 'PublishJobMetrics',
+          actions: ['cloudwatch:PutMetricData'],
+          resources: ['*'], // PutMetricData has no resource types; the namespace condition scopes it.
+          conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+        }),
+      ],
+    });
+    policy.attachToRole(this.jobRole);
+    // Bookmarks (CSE-KMS) and encrypted logs: the job's role uses the key.
+    this.key.grantEncryptDecrypt(this.jobRole);
+
+    // --- Job -----------------------------------------------------------------------------------
+    const s3Uri = (bucket: s3.IBucket, prefix: string) => `s3://${bucket.bucketName}/${trimSlash(prefix)}`;
+    this.defaultArguments = {
+      '--job-language': 'python',
+      '--raw_uri': s3Uri(props.rawEventsBucket, rawPrefix),
+      '--output_uri': s3Uri(props.aggregatesBucket, aggregatesPrefix),
+      '--state_uri': s3Uri(props.aggregatesBucket, statePrefix),
+      '--session_gap_minutes': String(sessionGapMinutes),
+      ...(lookbackDays === undefined ? {} : { '--lookback_days': String(lookbackDays) }),
+      // The script keeps its own state (see docs/processing.md): bookmarks would hide old files
+      // of a date that must be recomputed as a whole.
+      '--job-bookmark-option': 'job-bookmark-disable',
+      '--enable-continuous-cloudwatch-log': 'true',
+      '--custom-logGroup-prefix': logGroupPrefix,
+      '--enable-metrics': 'true',
+      '--enable-observability-metrics': 'true',
+      '--enable-job-insights': 'true',
+    };
+    this.job = new glue.CfnJob(this, 'Job', {
+      name: this.jobName,
+      description: 'Daily clicks, unique users and time on page per page_url and country (SPEC section 3)',
+      role: this.jobRole.roleArn,
+      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: this.scriptAsset.s3ObjectUrl },
+      glueVersion: '5.0',
+      workerType: props.workerType ?? 'G.1X',
+      numberOfWorkers,
+      timeout: timeoutMinutes,
+      maxRetries,
+      executionProperty: { maxConcurrentRuns },
+      executionClass: 'STANDARD',
+      securityConfiguration: this.securityConfiguration.ref,
+      defaultArguments: this.defaultArguments,
+    });
+    // The role's policy must exist before a run can start.
+    this.job.node.addDependency(policy);
+
+    this.trigger = new glue.CfnTrigger(this, 'Schedule', {
+      name: `${this.jobName}-schedule`,
+      description: `Runs ${this.jobName} on ${schedule} (UTC)`,
+      type: 'SCHEDULED',
+      schedule,
+      startOnCreation: true,
+      actions: [{ jobName: this.job.ref }],
+    });
+
+    // --- Catalog: raw events and aggregates, queryable by Athena without crawlers ---------------
+    this.database = new glue.CfnDatabase(this, 'Database', {
+      catalogId: stack.account,
+      databaseInput: {
+        name: databaseName,
+        description: 'Clickstream pipeline: raw click events and daily aggregates (partition projection, no crawler)',
+      },
+    });
+    const dateProjection = (column: string) => ({
+      [`projection.${column}.type`]: 'date',
+      [`projection.${column}.format`]: 'yyyy-MM-dd',
+      [`projection.${column}.range`]: `${firstPartitionDate},NOW`,
+      [`projection.${column}.interval`]: '1',
+      [`projection.${column}.interval.unit`]: 'DAYS',
+    });
+    const rawLocation = `s3://${props.rawEventsBucket.bucketName}/${rawPrefix}`;
+    this.rawEventsTable = new glue.CfnTable(this, 'RawEventsTable', {
+      catalogId: stack.account,
+      databaseName,
+      tableInput: {
+        name: 'raw_events',
+        description: 'Canonical click events as the ingest function stores them (SPEC section 2)',
+        tableType: 'EXTERNAL_TABLE',
+        partitionKeys: [
+          { name: 'dt', type: 'string', comment: 'UTC date of ts, YYYY-MM-DD' },
+          { name: 'hr', type: 'string', comment: 'UTC hour of ts, 00-23' },
+        ],
+        parameters: {
+          classification: 'json',
+          compressionType: 'gzip',
+          'projection.enabled': 'true',
+          ...dateProjection('dt'),
+          'projection.hr.type': 'integer',
+          'projection.hr.range': '0,23',
+          'projection.hr.digits': '2',
+          'storage.location.template': `${rawLocation}dt=\${dt}/hr=\${hr}/`,
+        },
+        storageDescriptor: { columns: RAW_EVENT_COLUMNS, location: rawLocation, compressed: true, ...JSON_STORAGE },
+      },
+    });
+    this.rawEventsTable.addDependency(this.database);
+    const aggregatesLocation = `s3://${props.aggregatesBucket.bucketName}/${aggregatesPrefix}`;
+    this.aggregatesTable = new glue.CfnTable(this, 'AggregatesTable', {
+      catalogId: stack.account,
+      databaseName,
+      tableInput: {
+        name: 'url_country_daily',
+        description: 'Per event_date, page_url and country: clicks, unique users and time on page (SPEC section 3)',
+        tableType: 'EXTERNAL_TABLE',
+        partitionKeys: [{ name: 'event_date', type: 'string', comment: 'UTC date, YYYY-MM-DD' }],
+        parameters: {
+          classification: 'json',
+          'projection.enabled': 'true',
+          ...dateProjection('event_date'),
+          'storage.location.template': `${aggregatesLocation}event_date=\${event_date}/`,
+        },
+        storageDescriptor: { columns: AGGREGATE_COLUMNS, location: aggregatesLocation, compressed: false, ...JSON_STORAGE },
+      },
+    });
+    this.aggregatesTable.addDependency(this.database);
+
+    // --- Athena ----------------------------------------------------------------------------------
+    this.athenaResultsBucket = new SecureBucket(this, 'AthenaResultsBucket', {
+      serverAccessLogsBucket: props.serverAccessLogsBucket,
+      removalPolicy,
+      lifecycleRules: [{ expiration: Duration.days(props.athenaResultsExpirationDays ?? 30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    });
+    this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
+      name: `${stack.stackName}-analytics`,
+      description: `Queries over ${databaseName} (raw_events, url_country_daily); results encrypted, kept ${props.athenaResultsExpirationDays ?? 30} days`,
+      state: 'ENABLED',
+      recursiveDeleteOption: removalPolicy === RemovalPolicy.DESTROY,
+      workGroupConfiguration: {
+        // Clients cannot send results elsewhere or unencrypted.
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: props.athenaBytesScannedCutoffPerQuery ?? 10 * 1024 ** 3,
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
+        resultConfiguration: {
+          outputLocation: `s3://${this.athenaResultsBucket.bucketName}/results/`,
+          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.key.keyArn },
+        },
+      },
+    });
+  }
+
+  /** Lets `grantee` start runs of the job and follow them (what `npm run job:start` calls). */
+  public grantStartRuns(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['glue:StartJobRun', 'glue:GetJobRun', 'glue:GetJobRuns', 'glue:BatchStopJobRun'],
+      resourceArns: [Stack.of(this).formatArn({ service: 'glue', resource: 'job', resourceName: this.jobName })],
+    });
+  }
+
+  /** Lets `grantee` query the raw events and aggregates tables through the Athena workgroup. */
+  public grantAnalystQueries(grantee: iam.IGrantable): void {
+    const stack = Stack.of(this);
+    const databaseName = this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty;
+    const glueArn = (resource: string, resourceName?: string) => stack.formatArn({ service: 'glue', resource, resourceName });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['athena:StartQueryExecution', 'athena:StopQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults',
+        'athena:GetQueryResultsStream', 'athena:ListQueryExecutions', 'athena:GetWorkGroup'],
+      resourceArns: [stack.formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workGroup.name })],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['glue:GetDatabase', 'glue:GetDatabases', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions'],
+      resourceArns: [
+        glueArn('catalog'),
+        glueArn('database', databaseName.name),
+        glueArn('table', `${databaseName.name}/*`),
+      ],
+    });
+    for (const [bucket, prefix] of [[this.rawEventsBucket, this.rawEventsPrefix], [this.aggregatesBucket, this.aggregatesPrefix]] as const) {
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:ListBucket'],
+        resourceArns: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+      });
+      iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [bucket.arnForObjects(`${prefix}*`)] });
+    }
+    this.athenaResultsBucket.grantReadWrite(grantee, 'results/*');
+    this.key.grantEncryptDecrypt(grantee);
+  }
+}
+
+function folderPrefix(prefix: string, name: string): string {
+  // No wildcards or spaces: the prefix ends up in IAM resource ARNs and S3 URIs.
+  if (!/^[A-Za-z0-9!_.'()=-]+(\/[A-Za-z0-9!_.'()=-]+)*\/$/.test(prefix)) {
+    throw new Error(`ProcessingStage: ${name} must be a relative S3 folder ending with "/" (got "${prefix}")`);
+  }
+  return prefix;
+}
+
+function trimSlash(prefix: string): string {
+  return prefix.replace(/\/$/, '');
+}
+
+function wholeNumber(value: number, min: number, max: number, name: string): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`ProcessingStage: ${name} must be a whole number from ${min} to ${max} (got ${value})`);
+  }
+  return value;
+}

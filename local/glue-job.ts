@@ -1,0 +1,155 @@
+/**
+ * Runs the Glue script (glue-scripts/aggregate_clicks.py) on local Spark against the local S3
+ * server, the way Glue runs it in AWS: same file, same arguments (`s3a://` URIs instead of
+ * `s3://`). Used by the local pipeline runner and by tests.
+ *
+ *   const summary = await runAggregateJob({
+ *     rawUri: 's3a://clickstream-raw/events',
+ *     outputUri: 's3a://clickstream-aggregates/aggregates/url_country_daily',
+ *     stateUri: 's3a://clickstream-aggregates/state/url_country_daily',
+ *   });
+ *
+ * It spawns `local-stack/spark/submit.sh` (spark-submit with s3a set up for the local server),
+ * streams the job's output to `onOutput`, and returns the run summary the script prints.
+ */
+import { spawn } from 'child_process';
+import * as path from 'path';
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+export const AGGREGATE_SCRIPT = path.join(REPO_ROOT, 'glue-scripts', 'aggregate_clicks.py');
+export const SUBMIT_SCRIPT = path.join(REPO_ROOT, 'local-stack', 'spark', 'submit.sh');
+
+export interface AggregateJobArgs {
+  /** Root of the raw events, e.g. `s3a://clickstream-raw/events`. */
+  readonly rawUri: string;
+  /** Root of the aggregates, e.g. `s3a://clickstream-aggregates/aggregates/url_country_daily`. */
+  readonly outputUri: string;
+  /** Where the job keeps `state.json`, e.g. `s3a://clickstream-aggregates/state/url_country_daily`. */
+  readonly stateUri: string;
+  /** Backfill: exactly these dates (`YYYY-MM-DD` or `A..B` ranges). @default an incremental run */
+  readonly dates?: readonly string[];
+  /** @default the job's default (30) */
+  readonly sessionGapMinutes?: number;
+  /** @default the job's default (no limit) */
+  readonly lookbackDays?: number;
+  /** Extra environment for spark-submit (e.g. S3_ENDPOINT, SPARK_DRIVER_MEMORY). @default process.env only */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Every output line of the job, as it comes. @default dropped */
+  readonly onOutput?: (line: string) => void;
+  /** The job is killed after this long. @default 20 minutes */
+  readonly timeoutMs?: number;
+  /** What runs the script. @default local-stack/spark/submit.sh */
+  readonly submitScript?: string;
+}
+
+/** What a run did, as the script reports it (`aggregate_clicks summary {...}`). */
+export interface AggregateJobSummary {
+  readonly mode: 'incremental' | 'backfill';
+  readonly computedAt: string;
+  /** Dates whose raw input changed (incremental runs). */
+  readonly changedDates: string[];
+  /** Dates recomputed. */
+  readonly dates: string[];
+  /** Dates whose output partition was replaced. */
+  readonly datesWritten: string[];
+  readonly rowsWritten: number;
+  readonly inputPartitions: number;
+  /** Invalid raw records skipped, by reason. */
+  readonly rejected: Record<string, number>;
+  readonly stateWritten: boolean;
+}
+
+export class AggregateJobError extends Error {
+  constructor(message: string, public readonly exitCode: number | null, public readonly outputTail: string) {
+    super(`${message}\n--- last lines of the job's output ---\n${outputTail}`);
+    this.name = 'AggregateJobError';
+  }
+}
+
+const URI = /^(s3a?|file):\/\/\S+$/;
+
+/** The command line `runAggregateJob` runs (submit script first). */
+export function aggregateJobCommand(args: AggregateJobArgs): string[] {
+  for (const name of ['rawUri', 'outputUri', 'stateUri'] as const) {
+    if (!URI.test(args[name])) throw new Error(`runAggregateJob: ${name} must be an s3a://, s3:// or file:// URI (got "${args[name]}")`);
+  }
+  if (args.dates !== undefined && args.dates.length === 0) throw new Error('runAggregateJob: dates is empty; omit it for an incremental run');
+  const command = [
+    args.submitScript ?? SUBMIT_SCRIPT,
+    AGGREGATE_SCRIPT,
+    '--raw_uri', args.rawUri,
+    '--output_uri', args.outputUri,
+    '--state_uri', args.stateUri,
+  ];
+  if (args.dates) command.push('--dates', args.dates.join(','));
+  if (args.sessionGapMinutes !== undefined) command.push('--session_gap_minutes', String(args.sessionGapMinutes));
+  if (args.lookbackDays !== undefined) command.push('--lookback_days', String(args.lookbackDays));
+  return command;
+}
+
+/** Parses the summary line the script prints at the end of every run. */
+export function parseSummary(output: string): AggregateJobSummary | undefined {
+  const lines = output.split('\n').filter((line) => line.includes('aggregate_clicks summary {'));
+  if (lines.length === 0) return undefined;
+  const raw = JSON.parse(lines[lines.length - 1].slice(lines[lines.length - 1].indexOf('{')));
+  return {
+    mode: raw.mode,
+    computedAt: raw.computed_at,
+    changedDates: raw.changed_dates,
+    dates: raw.dates,
+    datesWritten: raw.dates_written,
+    rowsWritten: raw.rows_written,
+    inputPartitions: raw.input_partitions,
+    rejected: raw.rejected,
+    stateWritten: raw.state_written,
+  };
+}
+
+const TAIL_LINES = 60;
+
+export function runAggregateJob(args: AggregateJobArgs): Promise<AggregateJobSummary> {
+  const [submit, ...rest] = aggregateJobCommand(args);
+  const timeoutMs = args.timeoutMs ?? 20 * 60_000;
+  return new Promise((resolve, reject) => {
+    // Own process group, so a timeout stops spark-submit, its JVM and the Python driver together.
+    const child = spawn('bash', [submit, ...rest], { env: { ...process.env, ...args.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    let summaryLine: string | undefined;
+    let timedOut = false;
+    const take = (chunk: Buffer, state: { rest: string }) => {
+      const text = state.rest + chunk.toString('utf8');
+      const lines = text.split('\n');
+      state.rest = lines.pop() ?? '';
+      for (const line of lines) handle(line);
+    };
+    const handle = (line: string) => {
+      if (line.includes('aggregate_clicks summary {')) summaryLine = line;
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
+      args.onOutput?.(line);
+    };
+    const out = { rest: '' };
+    const err = { rest: '' };
+    child.stdout.on('data', (chunk: Buffer) => take(chunk, out));
+    child.stderr.on('data', (chunk: Buffer) => take(chunk, err));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* already gone */ }
+      setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 10_000).unref();
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new AggregateJobError(`could not start ${submit}: ${error.message}`, null, ''));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      for (const state of [out, err]) if (state.rest) handle(state.rest);
+      const tailText = tail.join('\n');
+      if (timedOut) return reject(new AggregateJobError(`the aggregation job ran longer than ${timeoutMs / 1000} s and was stopped`, code, tailText));
+      if (code !== 0) return reject(new AggregateJobError(`the aggregation job failed (exit code ${code})`, code, tailText));
+      const summary = summaryLine === undefined ? undefined : parseSummary(summaryLine);
+      if (!summary) return reject(new AggregateJobError('the aggregation job exited 0 but printed no summary', code, tailText));
+      resolve(summary);
+    });
+  });
+}

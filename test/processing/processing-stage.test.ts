@@ -1,0 +1,341 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { ProcessingStage, ProcessingStageProps } from '../../lib/processing';
+import { SecureBucket } from '../../lib/secure-defaults';
+import { testApp } from '../support/cdk-app';
+
+/** A stack with two buckets and the stage; `extend` adds constructs before the template is made. */
+function build(props: Partial<ProcessingStageProps> = {}, extend?: (stack: Stack, stage: ProcessingStage) => void) {
+  const stack = new Stack(testApp(), 'TestStack', { env: { account: '111122223333', region: 'eu-west-1' } });
+  const rawEventsBucket = new SecureBucket(stack, 'Raw');
+  const aggregatesBucket = new SecureBucket(stack, 'Aggregates');
+  const stage = new ProcessingStage(stack, 'Processing', { rawEventsBucket, aggregatesBucket, ...props });
+  extend?.(stack, stage);
+  return { stack, stage, template: Template.fromStack(stack), rawEventsBucket, aggregatesBucket };
+}
+
+describe('ProcessingStage: the Glue job', () => {
+  it('is a Glue 5 Spark (glueetl, Python 3) job running the script asset, with the default worker settings', () => {
+    const { stack, stage, template } = build();
+    const job = template.findResources('AWS::Glue::Job');
+    expect(Object.keys(job)).toHaveLength(1);
+    const p = Object.values<any>(job)[0].Properties;
+    expect(p).toMatchObject({
+      Name: 'TestStack-aggregate-clicks',
+      GlueVersion: '5.0',
+      WorkerType: 'G.1X',
+      NumberOfWorkers: 2,
+      Timeout: 60,
+      MaxRetries: 1,
+      ExecutionProperty: { MaxConcurrentRuns: 1 },
+      Command: { Name: 'glueetl', PythonVersion: '3' },
+    });
+    // The script location is the uploaded asset of glue-scripts/aggregate_clicks.py.
+    expect(stack.resolve(stage.job.command)).toMatchObject({
+      scriptLocation: expect.stringMatching(/^s3:\/\/cdk-[a-z0-9]+-assets-111122223333-eu-west-1\/[0-9a-f]{64}\.py$/),
+    });
+    expect(stage.scriptAsset.assetPath).toMatch(/^asset\.[0-9a-f]{64}\.py$/);
+  });
+
+  it('takes worker type and count, timeout and retries as props', () => {
+    const { template } = build({ workerType: 'G.2X', numberOfWorkers: 10, timeout: Duration.minutes(90), maxRetries: 0 });
+    template.hasResourceProperties('AWS::Glue::Job', { WorkerType: 'G.2X', NumberOfWorkers: 10, Timeout: 90, MaxRetries: 0 });
+  });
+
+  it('passes the data locations and the session gap as job arguments, with bookmarks off and logs and metrics on', () => {
+    const { stack, template, rawEventsBucket, aggregatesBucket } = build({ sessionGapMinutes: 45, lookbackDays: 7 });
+    const args = Object.values<any>(template.findResources('AWS::Glue::Job'))[0].Properties.DefaultArguments;
+    const bucketRef = (b: SecureBucket) => ({ Ref: stack.getLogicalId(b.node.defaultChild as any) });
+    expect(args['--raw_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(rawEventsBucket), '/events']] });
+    expect(args['--output_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(aggregatesBucket), '/aggregates/url_country_daily']] });
+    expect(args['--state_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(aggregatesBucket), '/state/url_country_daily']] });
+    expect(args).toMatchObject({
+      '--session_gap_minutes': '45',
+      '--lookback_days': '7',
+      '--job-bookmark-option': 'job-bookmark-disable',
+      '--enable-continuous-cloudwatch-log': 'true',
+      '--custom-logGroup-prefix': '/aws-glue/jobs/TestStack-aggregate-clicks',
+      '--enable-metrics': 'true',
+      '--enable-observability-metrics': 'true',
+      '--enable-job-insights': 'true',
+    });
+    expect(args['--dates']).toBeUndefined();
+  });
+
+  it('leaves --lookback_days out unless set', () => {
+    const args = Object.values<any>(build().template.findResources('AWS::Glue::Job'))[0].Properties.DefaultArguments;
+    expect(args).not.toHaveProperty('--lookback_days');
+    expect(args['--session_gap_minutes']).toBe('30');
+  });
+
+  it('runs under a security configuration that encrypts S3 output, logs (KMS) and bookmarks (KMS)', () => {
+    const { stack, stage, template } = build();
+    const keyArn = { 'Fn::GetAtt': [stack.getLogicalId(stage.key.node.defaultChild as any), 'Arn'] };
+    template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
+      EncryptionConfiguration: {
+        S3Encryptions: [{ S3EncryptionMode: 'SSE-S3' }],
+        CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS', KmsKeyArn: keyArn },
+        JobBookmarksEncryption: { JobBookmarksEncryptionMode: 'CSE-KMS', KmsKeyArn: keyArn },
+      },
+    });
+    template.hasResourceProperties('AWS::Glue::Job', {
+      SecurityConfiguration: { Ref: stack.getLogicalId(stage.securityConfiguration) },
+    });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('owns its encrypted log groups, with retention', () => {
+    const { stack, stage, template } = build({ logRetention: logs.RetentionDays.TWO_WEEKS });
+    for (const name of ['output', 'error']) {
+      template.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: `/aws-glue/jobs/TestStack-aggregate-clicks/${name}`,
+        RetentionInDays: 14,
+        KmsKeyId: { 'Fn::GetAtt': [stack.getLogicalId(stage.key.node.defaultChild as any), 'Arn'] },
+      });
+    }
+    // CloudWatch Logs may use the key for these log groups only.
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'logs.eu-west-1.amazonaws.com' },
+            Condition: {
+              ArnLike: {
+                'kms:EncryptionContext:aws:logs:arn': {
+                  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:111122223333:log-group:/aws-glue/jobs/TestStack-aggregate-clicks*']],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('is started by a schedule, hourly by default', () => {
+    const { stack, stage, template } = build();
+    template.hasResourceProperties('AWS::Glue::Trigger', {
+      Type: 'SCHEDULED',
+      Schedule: 'cron(15 * * * ? *)',
+      StartOnCreation: true,
+      Actions: [{ JobName: { Ref: stack.getLogicalId(stage.job) } }],
+    });
+  });
+
+  it('takes the schedule as a prop and refuses what is not a Glue cron expression', () => {
+    build({ schedule: 'cron(0 */6 * * ? *)' }).template.hasResourceProperties('AWS::Glue::Trigger', { Schedule: 'cron(0 */6 * * ? *)' });
+    expect(() => build({ schedule: 'rate(1 hour)' })).toThrow(/schedule must be a Glue cron expression/);
+    expect(() => build({ schedule: 'cron(0 * * *)' })).toThrow(/schedule/);
+  });
+
+  it.each<[Partial<ProcessingStageProps>, RegExp]>([
+    [{ sessionGapMinutes: 0 }, /sessionGapMinutes/],
+    [{ sessionGapMinutes: 1441 }, /sessionGapMinutes/],
+    [{ numberOfWorkers: 1 }, /numberOfWorkers/],
+    [{ maxRetries: -1 }, /maxRetries/],
+    [{ maxConcurrentRuns: 2 }, /maxConcurrentRuns must be 1/],
+    [{ timeout: Duration.seconds(30) }, /timeout/],
+    [{ rawEventsPrefix: 'events' }, /rawEventsPrefix/],
+    [{ aggregatesPrefix: 'agg/*/' }, /aggregatesPrefix/],
+    [{ firstPartitionDate: '2024-1-1' }, /firstPartitionDate/],
+  ])('refuses a wrong setting: %o', (props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+});
+
+describe('ProcessingStage: least-privilege job role', () => {
+  function jobStatements(stack: Stack, stage: ProcessingStage, template: Template): any[] {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const roleId = stack.getLogicalId(stage.jobRole.node.defaultChild as any);
+    return Object.values<any>(policies)
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+  }
+  const bySid = (statements: any[], sid: string) => statements.find((s) => s.Sid === sid);
+
+  it('is assumed by Glue only', () => {
+    build().template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'glue.amazonaws.com' } })] },
+    });
+  });
+
+  it('reads only the raw events prefix, and writes only the aggregates and state prefixes', () => {
+    const { stack, stage, template, rawEventsBucket, aggregatesBucket } = build();
+    const statements = jobStatements(stack, stage, template);
+    const arn = (b: SecureBucket) => ({ 'Fn::GetAtt': [stack.getLogicalId(b.node.defaultChild as any), 'Arn'] });
+    const objects = (b: SecureBucket, key: string) => ({ 'Fn::Join': ['', [arn(b), `/${key}`]] });
+
+    expect(bySid(statements, 'ReadRawEvents')).toMatchObject({
+      Action: 's3:GetObject',
+      Resource: [objects(rawEventsBucket, 'events'), objects(rawEventsBucket, 'events/*')],
+    });
+    expect(bySid(statements, 'ListRawEvents')).toMatchObject({
+      Action: 's3:ListBucket',
+      Resource: arn(rawEventsBucket),
+      Condition: { StringLike: { 's3:prefix': ['events', 'events/*'] } },
+    });
+    expect(bySid(statements, 'ReplaceAggregatesAndState')).toMatchObject({
+      Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+      Resource: [
+        objects(aggregatesBucket, 'aggregates/url_country_daily'),
+        objects(aggregatesBucket, 'aggregates/url_country_daily/*'),
+        objects(aggregatesBucket, 'state/url_country_daily'),
+        objects(aggregatesBucket, 'state/url_country_daily/*'),
+      ],
+    });
+    // No statement writes to the raw bucket or reads the whole aggregates bucket.
+    const writes = statements.filter((s) => [s.Action].flat().some((a: string) => /Put|Delete/.test(a)));
+    expect(JSON.stringify(writes)).not.toContain(stack.getLogicalId(rawEventsBucket.node.defaultChild as any));
+    for (const s of statements) {
+      for (const r of [s.Resource].flat()) {
+        expect(JSON.stringify(r)).not.toMatch(/Arn"\]\},"\/\*"/);
+      }
+    }
+  });
+
+  it('reads the script object only, writes its own log groups only, and metrics in the Glue namespace only', () => {
+    const { stack, stage, template } = build();
+    const statements = jobStatements(stack, stage, template);
+    const script = bySid(statements, 'ReadTheScript');
+    expect(script.Action).toBe('s3:GetObject');
+    expect(JSON.stringify(stack.resolve(script.Resource))).toMatch(/[0-9a-f]{64}\.py/);
+    expect(bySid(statements, 'WriteTheJobLogs').Resource).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:111122223333:log-group:/aws-glue/jobs/TestStack-aggregate-clicks*']] },
+      {
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:111122223333:log-group:/aws-glue/jobs/TestStack-aggregate-clicks*:log-stream:*']],
+      },
+    ]);
+    expect(bySid(statements, 'PublishJobMetrics')).toMatchObject({
+      Action: 'cloudwatch:PutMetricData',
+      Resource: '*',
+      Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+    });
+    const anyStar = statements.filter((s) => [s.Resource].flat().includes('*'));
+    expect(anyStar.map((s) => s.Sid)).toEqual(['PublishJobMetrics']);
+  });
+
+  it('grants starting and following runs of this job only', () => {
+    let operator!: iam.Role;
+    const { stack, template } = build({}, (s, stage) => {
+      operator = new iam.Role(s, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+      stage.grantStartRuns(operator);
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: stack.getLogicalId(operator.node.defaultChild as any) }],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: ['glue:BatchStopJobRun', 'glue:GetJobRun', 'glue:GetJobRuns', 'glue:StartJobRun'],
+            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:eu-west-1:111122223333:job/TestStack-aggregate-clicks']] },
+          }),
+        ],
+      },
+    });
+  });
+});
+
+describe('ProcessingStage: catalog and Athena', () => {
+  it('has a database with a raw events table projected on dt and hr (no crawler)', () => {
+    const { template } = build();
+    template.hasResourceProperties('AWS::Glue::Database', {
+      CatalogId: '111122223333',
+      DatabaseInput: { Name: 'teststack_clickstream' },
+    });
+    template.resourceCountIs('AWS::Glue::Crawler', 0);
+    const raw = Object.values<any>(template.findResources('AWS::Glue::Table')).find((t) => t.Properties.TableInput.Name === 'raw_events');
+    const input = raw.Properties.TableInput;
+    expect(raw.Properties.DatabaseName).toBe('teststack_clickstream');
+    expect(input.PartitionKeys).toEqual([
+      expect.objectContaining({ Name: 'dt', Type: 'string' }),
+      expect.objectContaining({ Name: 'hr', Type: 'string' }),
+    ]);
+    expect(input.Parameters).toMatchObject({
+      'projection.enabled': 'true',
+      'projection.dt.type': 'date',
+      'projection.dt.format': 'yyyy-MM-dd',
+      'projection.dt.range': '2024-01-01,NOW',
+      'projection.hr.type': 'integer',
+      'projection.hr.range': '0,23',
+      'projection.hr.digits': '2',
+    });
+    expect(JSON.stringify(input.Parameters['storage.location.template'])).toContain('/events/dt=${dt}/hr=${hr}/');
+    expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe('org.openx.data.jsonserde.JsonSerDe');
+    expect(input.StorageDescriptor.Columns.map((c: any) => c.Name)).toEqual([
+      'event_id', 'user_id', 'session_id', 'ts', 'url', 'page_url', 'country', 'city', 'user_agent', 'referrer', 'kafka',
+    ]);
+  });
+
+  it('has an aggregates table projected on event_date with the SPEC output columns', () => {
+    const { template } = build({ firstPartitionDate: '2026-01-01' });
+    const agg = Object.values<any>(template.findResources('AWS::Glue::Table')).find((t) => t.Properties.TableInput.Name === 'url_country_daily');
+    const input = agg.Properties.TableInput;
+    expect(input.PartitionKeys).toEqual([expect.objectContaining({ Name: 'event_date', Type: 'string' })]);
+    expect(input.Parameters).toMatchObject({ 'projection.event_date.type': 'date', 'projection.event_date.range': '2026-01-01,NOW' });
+    expect(JSON.stringify(input.Parameters['storage.location.template'])).toContain('/aggregates/url_country_daily/event_date=${event_date}/');
+    expect(input.StorageDescriptor.Columns).toEqual([
+      expect.objectContaining({ Name: 'page_url', Type: 'string' }),
+      expect.objectContaining({ Name: 'country', Type: 'string' }),
+      expect.objectContaining({ Name: 'clicks', Type: 'bigint' }),
+      expect.objectContaining({ Name: 'unique_users', Type: 'bigint' }),
+      expect.objectContaining({ Name: 'timed_views', Type: 'bigint' }),
+      expect.objectContaining({ Name: 'total_time_spent_seconds', Type: 'double' }),
+      expect.objectContaining({ Name: 'avg_time_spent_seconds', Type: 'double' }),
+      expect.objectContaining({ Name: 'computed_at', Type: 'string' }),
+    ]);
+  });
+
+  it('has an Athena workgroup that enforces KMS-encrypted results in its own secure bucket', () => {
+    const { stack, stage, template } = build();
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      Name: 'TestStack-analytics',
+      WorkGroupConfiguration: {
+        EnforceWorkGroupConfiguration: true,
+        BytesScannedCutoffPerQuery: 10 * 1024 ** 3,
+        ResultConfiguration: {
+          OutputLocation: { 'Fn::Join': ['', ['s3://', { Ref: stack.getLogicalId(stage.athenaResultsBucket.node.defaultChild as any) }, '/results/']] },
+          EncryptionConfiguration: {
+            EncryptionOption: 'SSE_KMS',
+            KmsKey: { 'Fn::GetAtt': [stack.getLogicalId(stage.key.node.defaultChild as any), 'Arn'] },
+          },
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: Match.anyValue(),
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 30 })] },
+    });
+  });
+
+  it('lets the stack tear the workgroup down in a destroyable deployment only', () => {
+    build({ removalPolicy: RemovalPolicy.DESTROY }).template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: true });
+    build().template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: false });
+  });
+
+  it('grants analysts the workgroup, the catalog tables and read access to the two data prefixes', () => {
+    let analyst!: iam.Role;
+    const { stack, template } = build({}, (s, stage) => {
+      analyst = new iam.Role(s, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
+      stage.grantAnalystQueries(analyst);
+    });
+    const roleId = stack.getLogicalId(analyst.node.defaultChild as any);
+    const statements = Object.values<any>(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const text = JSON.stringify(statements);
+    expect(text).toContain('athena:StartQueryExecution');
+    expect(text).toContain(':workgroup/TestStack-analytics');
+    expect(text).toContain(':table/teststack_clickstream/*');
+    expect(text).toContain('/events/*');
+    expect(text).toContain('/aggregates/url_country_daily/*');
+    expect(text).not.toMatch(/s3:PutObject[^\]]*events/);
+    expect(text).toContain('kms:Decrypt');
+  });
+
+  it('synthesizes without errors', () => {
+    const { stack } = build();
+    expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+  });
+});
