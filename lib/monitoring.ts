@@ -263,6 +263,8 @@ export class PipelineMonitoring extends Construct {
     // Every state change of the job goes to a log group: the dashboard shows the last runs from
     // it, and metric filters count successes (for the staleness alarm) and failures.
     this.glueRunHistory = new logs.LogGroup(this, 'GlueRunHistory', {
+      // The prefix EventBridge's own tooling uses for rule targets.
+      logGroupName: `/aws/events/${stack.stackName}/glue-job-runs`,
       retention: props.runHistoryRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy,
     });

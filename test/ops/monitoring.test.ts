@@ -168,7 +168,7 @@ describe('PipelineMonitoring Glue job events', () => {
       EventPattern: { source: ['aws.glue'], 'detail-type': ['Glue Job State Change'], detail: { jobName: ['aggregate-clicks'] } },
       Targets: [Match.objectLike({ Arn: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':log-group:'), ref('MonitoringGlueRunHistory')])] } })],
     });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/events/MonitoringTest/glue-job-runs', RetentionInDays: 90 });
     const policy = Object.values(template.findResources('AWS::Logs::ResourcePolicy'))[0];
     const document = JSON.parse(JSON.stringify(policy.Properties.PolicyDocument));
     expect(JSON.stringify(document)).toContain('events.amazonaws.com');
