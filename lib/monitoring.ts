@@ -60,7 +60,8 @@ export interface AlarmThresholds {
   /** JVM memory pressure (percent) of a search node, sustained 3 minutes.
    *  @default 95 (the OpenSearch Service recommendation) */
   readonly searchJvmMemoryPressurePercent?: number;
-  /** Hours without a successful Glue run before alarming; set it above the schedule interval.
+  /** Hours without a successful Glue run before alarming (1-168); set it above the schedule's
+   *  interval, e.g. 26 for a daily schedule.
    *  @default 3 (for the default hourly schedule: two missed runs in a row) */
   readonly hoursWithoutSuccessfulJobRun?: number;
 }
@@ -130,9 +131,9 @@ export class PipelineMonitoring extends Construct {
       searchJvmMemoryPressurePercent: props.thresholds?.searchJvmMemoryPressurePercent ?? 95,
       hoursWithoutSuccessfulJobRun: props.thresholds?.hoursWithoutSuccessfulJobRun ?? 3,
     };
-    if (t.hoursWithoutSuccessfulJobRun < 1 || t.hoursWithoutSuccessfulJobRun > 24 || !Number.isInteger(t.hoursWithoutSuccessfulJobRun)) {
-      // A CloudWatch alarm evaluates at most one day of data.
-      throw new Error(`PipelineMonitoring: thresholds.hoursWithoutSuccessfulJobRun must be a whole number from 1 to 24 (got ${t.hoursWithoutSuccessfulJobRun})`);
+    if (t.hoursWithoutSuccessfulJobRun < 1 || t.hoursWithoutSuccessfulJobRun > 168 || !Number.isInteger(t.hoursWithoutSuccessfulJobRun)) {
+      // An alarm with hourly periods evaluates at most 7 days (PutMetricAlarm: Period x EvaluationPeriods <= 604,800 s).
+      throw new Error(`PipelineMonitoring: thresholds.hoursWithoutSuccessfulJobRun must be a whole number from 1 to 168 (got ${t.hoursWithoutSuccessfulJobRun})`);
     }
     if (!(t.searchFreeStorageFraction > 0 && t.searchFreeStorageFraction < 1)) {
       throw new Error(`PipelineMonitoring: thresholds.searchFreeStorageFraction must be between 0 and 1 (got ${t.searchFreeStorageFraction})`);
@@ -304,10 +305,10 @@ export class PipelineMonitoring extends Construct {
       metricValue: '1',
       unit: cloudwatch.Unit.COUNT,
     });
-    const stalePeriod = Duration.hours(t.hoursWithoutSuccessfulJobRun);
-    alarm('GlueJobStale', succeededRuns.metric({ statistic: cloudwatch.Stats.SUM, period: stalePeriod }), {
+    // One datapoint per hour (successes in that hour); N hours in a row without one alarm.
+    alarm('GlueJobStale', succeededRuns.metric({ statistic: cloudwatch.Stats.SUM, period: Duration.hours(1) }), {
       description: `No run of Glue job ${props.glueJobName} succeeded in the last ${t.hoursWithoutSuccessfulJobRun} hours.`,
-      threshold: 1, evaluationPeriods: 1,
+      threshold: 1, evaluationPeriods: t.hoursWithoutSuccessfulJobRun, datapointsToAlarm: t.hoursWithoutSuccessfulJobRun,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       // No success event at all is exactly the case to report.
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,

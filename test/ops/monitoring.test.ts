@@ -101,19 +101,19 @@ describe('PipelineMonitoring alarms', () => {
   test('no successful Glue run for 3 hours alarms, and so does no data at all', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'ClickstreamPipeline', MetricName: 'GlueJobRunsSucceeded', Statistic: 'Sum',
-      Period: 3 * 3600, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching',
+      Period: 3600, EvaluationPeriods: 3, DatapointsToAlarm: 3, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching',
     });
   });
 
   test('thresholds can be changed by props', () => {
-    const { template: custom } = monitoredStack({ thresholds: { ingestOffsetLag: 1234, hoursWithoutSuccessfulJobRun: 26 - 2, searchFreeStorageFraction: 0.1 } });
+    const { template: custom } = monitoredStack({ thresholds: { ingestOffsetLag: 1234, hoursWithoutSuccessfulJobRun: 26, searchFreeStorageFraction: 0.1 } });
     custom.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'OffsetLag', Threshold: 1234 });
-    custom.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'GlueJobRunsSucceeded', Period: 24 * 3600 });
+    custom.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'GlueJobRunsSucceeded', Period: 3600, EvaluationPeriods: 26, DatapointsToAlarm: 26 });
     custom.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'FreeStorageSpace', Threshold: 10240 });
   });
 
   test('impossible thresholds are refused with the prop name', () => {
-    expect(() => monitoredStack({ thresholds: { hoursWithoutSuccessfulJobRun: 48 } })).toThrow(/hoursWithoutSuccessfulJobRun must be a whole number from 1 to 24/);
+    expect(() => monitoredStack({ thresholds: { hoursWithoutSuccessfulJobRun: 169 } })).toThrow(/hoursWithoutSuccessfulJobRun must be a whole number from 1 to 168/);
     expect(() => monitoredStack({ thresholds: { searchFreeStorageFraction: 25 } })).toThrow(/searchFreeStorageFraction must be between 0 and 1/);
   });
 });
