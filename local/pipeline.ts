@@ -68,8 +68,8 @@ export function exportHandlerEnvironment(settings: PipelineSettings): void {
   process.env.AWS_REGION = process.env.AWS_REGION ?? 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID = process.env.AWS_ACCESS_KEY_ID ?? 'test';
   process.env.AWS_SECRET_ACCESS_KEY = process.env.AWS_SECRET_ACCESS_KEY ?? 'test';
-  // Powertools: quiet logs on the console (the pipeline prints its own progress), no metrics namespace warnings.
-  process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN';
+  // Powertools: only errors on the console (the pipeline prints its own progress and the quarantine reasons); metrics off.
+  process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR';
   process.env.POWERTOOLS_METRICS_NAMESPACE = process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ClickstreamLocal';
   process.env.POWERTOOLS_METRICS_DISABLED = process.env.POWERTOOLS_METRICS_DISABLED ?? 'true';
 }

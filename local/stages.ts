@@ -3,7 +3,6 @@
  * ingest (local MSK poller + ingest handler), aggregate (local Spark + the Glue script) and index
  * (local S3 notifier + indexer handler). Faults for the end-to-end test are injected here.
  */
-import { execFile } from 'child_process';
 import { resolve } from 'path';
 import type { PipelineSettings } from './resources';
 
@@ -146,29 +145,26 @@ export interface AggregateStageArgs {
   readonly log: (line: string) => void;
   /** Backfill of explicit dates instead of the incremental run. */
   readonly dates?: readonly string[];
+  /** Every output line of the Spark job. @default dropped */
+  readonly onOutput?: (line: string) => void;
 }
 
-/** Runs glue-scripts/aggregate_clicks.py on local Spark against the local S3 server. */
+/**
+ * Runs glue-scripts/aggregate_clicks.py on local Spark against the local S3 server, through
+ * local/glue-job.ts (the same script and arguments as the Glue job, `s3a://` URIs).
+ */
 export async function runAggregateStage(args: AggregateStageArgs): Promise<AggregateStageResult> {
+  const { runAggregateJob } = await import('./glue-job');
   const { settings } = args;
-  const repoRoot = resolve(__dirname, '..');
-  const jobArgs = [
-    resolve(repoRoot, 'glue-scripts', 'aggregate_clicks.py'),
-    '--raw_uri', `s3a://${settings.rawBucket}/events`,
-    '--output_uri', `s3a://${settings.aggregatesBucket}/aggregates/url_country_daily`,
-    '--state_uri', `s3a://${settings.aggregatesBucket}/state/url_country_daily`,
-    ...(args.dates ? ['--dates', args.dates.join(',')] : []),
-  ];
-  const output = await new Promise<string>((ok, fail) => {
-    execFile('bash', [resolve(repoRoot, 'local-stack', 'spark', 'submit.sh'), ...jobArgs], { maxBuffer: 256 * 1024 * 1024, env: { ...process.env, S3_ENDPOINT: settings.s3Endpoint } }, (error, stdout, stderr) => {
-      if (error) fail(new Error(`the Spark job failed (${error.message}):\n${(stdout + stderr).slice(-4000)}`));
-      else ok(stdout + stderr);
-    });
+  const summary = await runAggregateJob({
+    rawUri: `s3a://${settings.rawBucket}/events`,
+    outputUri: `s3a://${settings.aggregatesBucket}/aggregates/url_country_daily`,
+    stateUri: `s3a://${settings.aggregatesBucket}/state/url_country_daily`,
+    dates: args.dates,
+    env: { ...process.env, S3_ENDPOINT: settings.s3Endpoint },
+    onOutput: args.onOutput,
   });
-  const m = /aggregate_clicks summary (\{.*\})/.exec(output);
-  if (!m) throw new Error(`the Spark job printed no summary:\n${output.slice(-4000)}`);
-  const summary = JSON.parse(m[1]) as { dates: string[]; dates_written: string[]; rows_written: number };
-  return { dates: summary.dates, datesWritten: summary.dates_written, rowsWritten: summary.rows_written };
+  return { dates: summary.dates, datesWritten: summary.datesWritten, rowsWritten: summary.rowsWritten };
 }
 
 export interface IndexStageArgs {
