@@ -1,8 +1,12 @@
-import { Stack, StackProps } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { PipelineConfig } from './config';
 import { IndexingStage } from './indexing';
+import { IngestStage } from './ingest';
+import { PipelineMonitoring } from './monitoring';
 import { PipelineNetwork } from './network';
+import { ProcessingStage } from './processing';
 import { SearchDomain } from './search-domain';
 import { SecureBucket } from './secure-defaults';
 
@@ -11,18 +15,26 @@ export interface ClickstreamPipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
 }
 
-/** The whole pipeline in one stack. It only wires the stages together. */
+/**
+ * The whole pipeline in one stack: MSK -> ingest -> raw bucket -> Glue job -> aggregates bucket
+ * -> indexing -> OpenSearch, watched by the monitoring construct. It only wires stages together;
+ * each stage's settings come from the validated `PipelineConfig`.
+ */
 export class ClickstreamPipelineStack extends Stack {
   public readonly accessLogsBucket: SecureBucket;
   public readonly rawEventsBucket: SecureBucket;
   public readonly aggregatesBucket: SecureBucket;
   public readonly network: PipelineNetwork;
+  public readonly ingest: IngestStage;
+  public readonly processing: ProcessingStage;
   public readonly searchDomain: SearchDomain;
   public readonly indexing: IndexingStage;
+  public readonly monitoring: PipelineMonitoring;
 
   constructor(scope: Construct, id: string, props: ClickstreamPipelineStackProps) {
     super(scope, id, props);
     const { config } = props;
+    const days = (n: number | undefined) => (n === undefined ? undefined : Duration.days(n));
 
     // S3 server access logs of every data bucket land here.
     this.accessLogsBucket = new SecureBucket(this, 'AccessLogsBucket', { removalPolicy: config.removalPolicy });
@@ -37,6 +49,37 @@ export class ClickstreamPipelineStack extends Stack {
 
     this.network = new PipelineNetwork(this, 'Network', {
       existingVpcId: config.vpcId,
+      flowLogRetention: config.retention.logRetentionDays,
+      removalPolicy: config.removalPolicy,
+    });
+
+    this.ingest = new IngestStage(this, 'Ingest', {
+      rawEventsBucket: this.rawEventsBucket,
+      existingClusterArn: config.kafka.existingClusterArn,
+      vpc: this.network.vpc,
+      vpcSubnets: this.network.privateSubnets,
+      topic: config.kafka.topic,
+      consumerGroupId: config.kafka.consumerGroupId,
+      batchSize: config.kafka.batchSize,
+      maxBatchingWindow: Duration.seconds(config.kafka.batchingWindowSeconds),
+      startingPosition: lambda.StartingPosition[config.kafka.startingPosition],
+      rawEventsInfrequentAccessAfter: days(config.retention.rawEventsTransitionDays),
+      rawEventsExpiration: days(config.retention.rawEventsExpirationDays),
+      quarantineExpiration: days(config.retention.quarantineExpirationDays),
+      serverAccessLogsBucket: this.accessLogsBucket,
+      logRetention: config.retention.logRetentionDays,
+      removalPolicy: config.removalPolicy,
+    });
+
+    this.processing = new ProcessingStage(this, 'Processing', {
+      rawEventsBucket: this.rawEventsBucket,
+      aggregatesBucket: this.aggregatesBucket,
+      schedule: config.processing.schedule,
+      sessionGapMinutes: config.processing.sessionGapMinutes,
+      workerType: config.processing.workerType,
+      numberOfWorkers: config.processing.numberOfWorkers,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      logRetention: config.retention.logRetentionDays,
       removalPolicy: config.removalPolicy,
     });
 
@@ -44,6 +87,7 @@ export class ClickstreamPipelineStack extends Stack {
       vpc: this.network.vpc,
       dataNodeInstanceType: config.openSearch.instanceType,
       dataNodes: config.openSearch.instanceCount,
+      masterNodes: config.openSearch.dedicatedMasterNodes,
       volumeSizeGiB: config.openSearch.volumeSizeGiB,
       availabilityZoneCount: config.openSearch.zoneAwareness ? 2 : 1,
       logRetention: config.retention.logRetentionDays,
@@ -52,6 +96,20 @@ export class ClickstreamPipelineStack extends Stack {
     this.indexing = new IndexingStage(this, 'Indexing', {
       aggregatesBucket: this.aggregatesBucket,
       searchDomain: this.searchDomain,
+    });
+
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      ingestFunction: this.ingest.ingestFunction,
+      ingestFailureQueue: this.ingest.failedBatchNotifications,
+      indexerFunction: this.indexing.indexerFunction,
+      indexerQueue: this.indexing.queue,
+      deadLetterQueues: [this.indexing.deadLetterQueue, this.ingest.failedBatchQueues.deadLetterQueue],
+      glueJobName: this.processing.jobName,
+      searchDomain: this.searchDomain.domain,
+      searchVolumeSizeGiB: config.openSearch.volumeSizeGiB,
+      alarmEmail: config.alarmEmail,
+      runHistoryRetention: config.retention.logRetentionDays,
+      removalPolicy: config.removalPolicy,
     });
   }
 }
