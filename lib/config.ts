@@ -22,7 +22,7 @@ export interface KafkaSettings {
   readonly existingClusterArn?: string;
   /** Topic the web application writes click events to. */
   readonly topic: string;
-  /** Consumer group of the event source mapping; undefined lets Lambda pick a unique one. */
+  /** Consumer group of the event source mapping; undefined means the ingest stage's default (`<stack name>-ingest`). */
   readonly consumerGroupId?: string;
   /** Records per ingest invocation (event source mapping BatchSize). */
   readonly batchSize: number;
@@ -100,7 +100,7 @@ export const SETTINGS = {
   removalPolicy: '(destroy in dev, retain in prod)',
   mskClusterArn: '(none: create an MSK Serverless cluster)',
   kafkaTopic: 'clickstream',
-  kafkaConsumerGroupId: '(none: Lambda picks a unique group)',
+  kafkaConsumerGroupId: '(<stack name>-ingest, chosen by the ingest stage)',
   ingestBatchSize: 1000,
   ingestBatchingWindowSeconds: 5,
   ingestStartingPosition: 'TRIM_HORIZON',

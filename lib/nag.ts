@@ -155,6 +155,13 @@ export function pipelineNagAcknowledgements(config: PipelineConfig): NagAcknowle
       reason: 'Object keys are not known in advance: each function or job may read or write only the objects under its own ' +
         'fixed prefixes (e.g. events/, quarantine/, aggregates/url_country_daily/, state/url_country_daily/) of one bucket.',
     },
+    // --- Ingest (lib/ingest.ts) ----------------------------------------------------------------------
+    {
+      rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*FailedBatchesBucket[0-9A-F]{8}\.Arn>\/\*\]$/,
+      path: /(^|\/)IngestFunctionExecutionRole\/DefaultPolicy\/Resource$/,
+      reason: 'The event source mapping\'s S3 on-failure destination writes each failed batch under a key Lambda chooses, ' +
+        'with the function\'s role, into a bucket that holds nothing but failed batches.',
+    },
     // --- Processing (lib/processing.ts) ------------------------------------------------------------
     {
       rule: /^AwsSolutions-IAM5\[Action::kms:(GenerateDataKey|ReEncrypt)\*\]$/,
