@@ -2,7 +2,8 @@
  * Names and index template of the serving index (SPEC section 4).
  *
  * Analysts, dashboards and the indexer only ever use the alias. The concrete indices are
- * `<alias>-v<generation>`; the template matches `<alias>-*`, so every generation (a rebuild
+ * `<alias>-v<generation>`; the template matches `<alias>-v*` (not `<alias>-*`, which would
+ * overlap the template of another alias that starts with this one), so every generation (a rebuild
  * creates the next one) gets the same mappings. docs/serving.md describes the rebuild.
  */
 import templateFile from './index-template.json';
@@ -22,7 +23,7 @@ export function indexNames(alias: string = DEFAULT_ALIAS): IndexNames {
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(alias)) {
     throw new Error(`alias "${alias}" must be lower case letters, digits, "-" and "_"`);
   }
-  return { alias, templateName: alias, indexPattern: `${alias}-*` };
+  return { alias, templateName: alias, indexPattern: `${alias}-v*` };
 }
 
 /** The concrete index of a generation: `<alias>-v1`, `<alias>-v2`, ... */

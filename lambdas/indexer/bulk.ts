@@ -24,7 +24,8 @@ export interface BulkOptions {
   readonly index: string;
   /** @default 5 MiB, the bulk helper's own default and well below the 10 MiB request limit of small instance types */
   readonly maxChunkBytes?: number;
-  /** @default 5000 */
+  /** A bound for very small documents; aggregate rows (~300 bytes) fill the bytes first.
+   *  @default 20000 */
   readonly maxChunkDocs?: number;
   /** Chunks in flight at once. @default 2 */
   readonly concurrency?: number;
@@ -77,7 +78,7 @@ interface Pending {
 
 const RETRYABLE_ITEM_STATUS = new Set([429, 502, 503, 504]);
 const MAX_RECORDED_FAILURES = 20;
-// Only what the bookkeeping needs: a 5000-item response shrinks to a fraction of its size.
+// Only what the bookkeeping needs: a response of thousands of items shrinks to a fraction of its size.
 const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
 
 /** Serialises the action line of a document: index with external versioning. */
@@ -103,7 +104,7 @@ export class BulkIndexer {
     private readonly options: BulkOptions,
   ) {
     this.maxChunkBytes = options.maxChunkBytes ?? 5 * 1024 * 1024;
-    this.maxChunkDocs = options.maxChunkDocs ?? 5000;
+    this.maxChunkDocs = options.maxChunkDocs ?? 20_000;
     this.concurrency = Math.max(1, options.concurrency ?? 2);
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
   }

@@ -29,7 +29,13 @@ export interface IndexerConfig {
   readonly retry?: RetryPolicy;
   /** Longest accepted line. @default DEFAULT_MAX_LINE_BYTES */
   readonly maxLineBytes?: number;
+  /** Messages of a batch processed at once (the next object's rows flow while one object's
+   *  cleanup runs). Safe for objects of the same date: see docs/serving.md.
+   *  @default DEFAULT_MESSAGE_CONCURRENCY */
+  readonly messageConcurrency?: number;
 }
+
+export const DEFAULT_MESSAGE_CONCURRENCY = 2;
 
 export type IndexerMetric =
   | 'DocumentsIndexed'
@@ -111,6 +117,7 @@ const resolved = (config: IndexerConfig = {}) => ({
   retry: config.retry ?? DEFAULT_RETRY_POLICY,
   maxLineBytes: config.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
   bulk: config.bulk ?? {},
+  messageConcurrency: Math.max(1, config.messageConcurrency ?? DEFAULT_MESSAGE_CONCURRENCY),
 });
 
 const emptyCounts = { rows: 0, indexed: 0, unchanged: 0, retried: 0, failed: 0, staleDeleted: 0, malformed: 0 };
@@ -352,21 +359,35 @@ export interface BatchResult extends SQSBatchResponse {
   readonly outcomes: ObjectOutcome[];
 }
 
+/** Runs `fn` over the items, at most `limit` at a time. */
+export async function forEachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      await fn(items[index], index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /**
- * Processes an SQS batch, one message after the other. A message fails (and only it is retried,
- * via `batchItemFailures`) when its body is unusable, an object cannot be read, or a document
- * could not be indexed after the retries. Malformed rows do not fail it: they are reported.
+ * Processes an SQS batch, `messageConcurrency` messages at a time. A message fails (and only it
+ * is retried, via `batchItemFailures`) when its body is unusable, an object cannot be read, or a
+ * document could not be indexed after the retries. Malformed rows do not fail it: they are
+ * reported.
  */
 export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<BatchResult> {
   const { logger } = deps.telemetry;
-  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-  const outcomes: ObjectOutcome[] = [];
-  for (const record of event.Records) {
+  const { messageConcurrency } = resolved(deps.config);
+  const failedMessages = new Set<number>();
+  const outcomesOf: ObjectOutcome[][] = event.Records.map(() => []);
+  await forEachConcurrently(event.Records, messageConcurrency, async (record, index) => {
     let failed = false;
     try {
       for (const ref of objectsOfMessage(record.body)) {
         const outcome = await indexObject(deps, ref.bucket, ref.key);
-        outcomes.push(outcome);
+        outcomesOf[index].push(outcome);
         countOutcome(deps.telemetry, outcome);
         const { failures, ...summary } = outcome;
         if (outcome.status === 'failed') {
@@ -381,9 +402,12 @@ export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<
       logger.error('message failed; it will be retried', { messageId: record.messageId, error: describeError(error) });
     }
     if (failed) {
-      batchItemFailures.push({ itemIdentifier: record.messageId });
+      failedMessages.add(index);
       deps.telemetry.count('MessagesFailed', 1);
     }
-  }
-  return { batchItemFailures, outcomes };
+  });
+  return {
+    batchItemFailures: event.Records.filter((_, index) => failedMessages.has(index)).map((record) => ({ itemIdentifier: record.messageId })),
+    outcomes: outcomesOf.flat(),
+  };
 }

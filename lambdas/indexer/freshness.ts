@@ -43,7 +43,9 @@ export async function refresh(client: Client, options: FreshnessOptions): Promis
 }
 
 /**
- * Deletes the date's documents computed before `newerThanMs`. Version conflicts mean a document
+ * Deletes the date's documents computed before `newerThanMs`, and refreshes when it deleted any,
+ * so that readers see the date's new output alone as soon as the message is done (without
+ * waiting for the index's refresh interval). Version conflicts mean a document
  * changed while the query ran (it was just re-indexed by a newer computation): it is left alone
  * (`conflicts=proceed`), which is what we want. Bulk failures inside the query are retried.
  * Returns how many documents were deleted.
@@ -61,7 +63,7 @@ export async function deleteComputedBefore(
         {
           method: 'POST',
           path: `/${encodeURIComponent(options.alias)}/_delete_by_query`,
-          querystring: { conflicts: 'proceed', refresh: 'true', slices: 'auto' },
+          querystring: { conflicts: 'proceed', slices: 'auto' },
           body: {
             query: {
               bool: {
@@ -90,5 +92,6 @@ export async function deleteComputedBefore(
     options.retry ?? DEFAULT_RETRY_POLICY,
     options.hooks,
   );
+  if (deleted > 0) await refresh(client, options);
   return deleted;
 }

@@ -152,13 +152,39 @@ it('several parts of two runs of one date, delivered in any order, end with exac
   await put(keys.newerB, toNdjson(newer.slice(4)));
   const telemetry = recordingTelemetry();
 
-  await processBatch(deps(telemetry), event([keys.newerA, keys.olderA]));
-  await processBatch(deps(telemetry), event([keys.olderB, keys.newerB]));
+  // One message after the other, so which objects are found superseded is known.
+  await processBatch(deps(telemetry, { messageConcurrency: 1 }), event([keys.newerA, keys.olderA]));
+  await processBatch(deps(telemetry, { messageConcurrency: 1 }), event([keys.olderB, keys.newerB]));
 
   const docs = await docsOfDate(date);
   expect([...docs.keys()].sort()).toEqual(newer.map(idOf).sort());
   for (const row of newer) expect(docs.get(idOf(row))).toEqual({ source: row, version: Date.parse(row.computed_at) });
   expect(telemetry.total('ObjectsSuperseded')).toBe(2);
+});
+
+it('parts of three runs of one date processed concurrently in a shuffled batch end with exactly the newest run', async () => {
+  const date = '2026-10-14';
+  const runs = ['2026-10-15T01:00:00.000Z', '2026-10-15T02:00:00.000Z', '2026-10-15T03:00:00.000Z'].map((computedAt, r) =>
+    aggregateRows(date, computedAt, 12 - r * 3).map((row) => ({ ...row, clicks: row.clicks + r })),
+  );
+  const keys: string[] = [];
+  for (const [r, rows] of runs.entries()) {
+    for (let part = 0; part < 3; part++) {
+      const key = partKey(date, `0000${part}-run${r}`);
+      await put(key, toNdjson(rows.filter((_, i) => i % 3 === part)));
+      keys.push(key);
+    }
+  }
+  // A fixed shuffle (older parts last, newest in the middle) so a failure can be reproduced.
+  const order = [8, 0, 4, 6, 2, 7, 1, 5, 3].map((i) => keys[i]);
+
+  const result = await processBatch(deps(recordingTelemetry(), { messageConcurrency: 3 }), event(order));
+
+  expect(result.batchItemFailures).toEqual([]);
+  const newest = runs[2];
+  const docs = await docsOfDate(date);
+  expect([...docs.keys()].sort()).toEqual(newest.map(idOf).sort());
+  for (const row of newest) expect(docs.get(idOf(row))).toEqual({ source: row, version: Date.parse(row.computed_at) });
 });
 
 it('an older computation whose writes land after the newer one cleaned up removes them itself', async () => {

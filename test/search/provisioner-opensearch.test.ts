@@ -62,7 +62,7 @@ it('creates the template, the first generation and the write alias, with the SPE
 
   expect(result).toEqual({ template: alias, writeIndex: `${alias}-v1`, alias: 'created' });
   const template = (await get(`/_index_template/${alias}`)).body.index_templates[0].index_template;
-  expect(template.index_patterns).toEqual([`${alias}-*`]);
+  expect(template.index_patterns).toEqual([`${alias}-v*`]);
   const aliasInfo = (await get(`/_alias/${alias}`)).body;
   expect(aliasInfo).toEqual({ [`${alias}-v1`]: { aliases: { [alias]: { is_write_index: true } } } });
   const mapping = (await get(`/${alias}-v1/_mapping`)).body[`${alias}-v1`].mappings;
