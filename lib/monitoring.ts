@@ -69,7 +69,7 @@ export interface AlarmThresholds {
 export interface PipelineMonitoringProps {
   /** The ingest function (MSK event source). */
   readonly ingestFunction: lambda.IFunction;
-  /** The event source mapping's on-failure destination (batches that exhausted their retries). */
+  /** The queue that announces each Kafka batch that exhausted its retries (the on-failure destination's notices). */
   readonly ingestFailureQueue: sqs.IQueue;
   /** The indexer function (SQS event source). */
   readonly indexerFunction: lambda.IFunction;
