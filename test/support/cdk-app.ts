@@ -10,6 +10,8 @@ import * as path from 'path';
 export function testApp(options: { bundle?: boolean; context?: Record<string, unknown> } = {}): App {
   const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'));
   return new App({
+    // cfn-lint checks the template in test/ops; aws-cdk-lib's own check would add ~20 s per synthesis.
+    builtinCloudFormationValidation: false,
     context: {
       ...cdkJson.context,
       ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
