@@ -101,6 +101,7 @@ async function benchOne(n: number): Promise<Line[]> {
     t = Date.now();
     const produced = await produceStage(clients, settings, messages);
     lines.push({ stage: 'produce', seconds: seconds(t) });
+    log(`produce ${fmt(seconds(t))}`);
 
     t = Date.now();
     await runIngestStage({ settings, until: produced.after, from: produced.before, log: () => undefined });
@@ -109,6 +110,7 @@ async function benchOne(n: number): Promise<Line[]> {
     const consumed = await consumeOnly(clients, settings, produced.after);
     if (consumed < n) throw new Error(`consume-only baseline read ${consumed} of ${n} messages`);
     lines.push({ stage: 'ingest', seconds: ingestS, baseline: 'consume only', baselineSeconds: seconds(t) });
+    log(`ingest ${fmt(ingestS)} (consume only ${fmt(seconds(t))})`);
 
     t = Date.now();
     const before = new Set((await listKeys(clients.s3, settings.aggregatesBucket, AGGREGATES_PREFIX)).map((k) => k.key));
@@ -118,7 +120,7 @@ async function benchOne(n: number): Promise<Line[]> {
     t = Date.now();
     const rawRows = await sparkReadRaw(settings);
     lines.push({ stage: 'aggregate', seconds: aggregateS, baseline: 'Spark read + count', baselineSeconds: seconds(t) });
-    log(`raw zone: ${rawRows} rows; ${newKeys.length} aggregate objects`);
+    log(`aggregate ${fmt(aggregateS)} (Spark read + count ${fmt(seconds(t))}); raw zone: ${rawRows} rows; ${newKeys.length} aggregate objects`);
 
     t = Date.now();
     await runIndexStage({ settings, bucket: settings.aggregatesBucket, keys: newKeys, log: () => undefined, deadLetterFile: resolve(repoRoot, 'local-output', `${id}-dlq.ndjson`) });
@@ -133,9 +135,10 @@ async function benchOne(n: number): Promise<Line[]> {
     const scratch = `${id}-baseline`;
     t = Date.now();
     await plainBulk(clients, rowTexts, scratch);
-    lines.push({ stage: 'index', seconds: indexS, baseline: 'plain _bulk', baselineSeconds: seconds(t) });
+    const bulkS = seconds(t);
+    lines.push({ stage: 'index', seconds: indexS, baseline: 'plain _bulk', baselineSeconds: bulkS });
     await clients.openSearch.indices.delete({ index: scratch });
-    log(`${served.length} documents indexed`);
+    log(`index ${fmt(indexS)} (plain _bulk ${fmt(bulkS)}); ${served.length} documents indexed`);
     return lines;
   } finally {
     await deleteAliasIndices(clients.openSearch, settings.alias).catch(() => undefined);
