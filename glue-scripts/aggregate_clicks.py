@@ -35,11 +35,12 @@ import logging
 import math
 import re
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from py4j.protocol import Py4JError
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -80,6 +81,10 @@ RAW_EVENT_SCHEMA = T.StructType(
         T.StructField("_corrupt_record", T.StringType()),
     ]
 )
+
+# Why parse_events rejects a record (its `reject_reason`).
+REJECT_REASONS = ("malformed_json", "missing_event_id", "missing_user_id", "invalid_ts", "missing_page_url")
+OBSERVATION_TIMEOUT_SECONDS = 120
 
 OUTPUT_COLUMNS = [
     "event_date",
@@ -150,12 +155,17 @@ def deduplicate_events(events: DataFrame) -> DataFrame:
     """Keeps one row per `event_id`: the one with the lowest Kafka (topic, partition, offset).
 
     The remaining fields complete the order, so the choice never depends on input order or
-    partitioning. An aggregation (min of a struct) instead of a window: no sort per event_id.
+    partitioning. A window rather than `min(struct(...))`: Spark cannot hash-aggregate a struct
+    buffer and would sort the data twice (before and after the shuffle) instead of once.
     """
-    order = ["kafka_topic", "kafka_partition", "kafka_offset", "ts_ms", "user_id", "page_url", "country"]
-    payload = [c for c in ("event_date",) if c in events.columns]
-    kept = events.groupBy("event_id").agg(F.min(F.struct(*order, *payload)).alias("kept"))
-    return kept.select("event_id", *[F.col(f"kept.{c}").alias(c) for c in order + payload])
+    order = [
+        F.col("kafka_topic").asc_nulls_last(),
+        F.col("kafka_partition").asc_nulls_last(),
+        F.col("kafka_offset").asc_nulls_last(),
+        *[F.col(c).asc() for c in ("ts_ms", "user_id", "page_url", "country")],
+    ]
+    copies = Window.partitionBy("event_id").orderBy(*order)
+    return events.withColumn("_copy", F.row_number().over(copies)).where(F.col("_copy") == 1).drop("_copy")
 
 
 def add_time_on_page(events: DataFrame, session_gap_minutes: int = DEFAULT_SESSION_GAP_MINUTES) -> DataFrame:
@@ -505,15 +515,15 @@ def save_state(files: HadoopFiles, config: JobConfig, partitions: Mapping[str, s
     files.write_text(_join(config.state_uri, STATE_FILE_NAME), json.dumps(document, indent=1) + "\n")
 
 
-def read_raw(spark: SparkSession, uris: Sequence[str]) -> DataFrame:
+def read_raw(spark: SparkSession, uris: Sequence[str], with_source_file: bool = False) -> DataFrame:
     """Reads raw NDJSON (gzip or not) with the explicit schema; never infers one."""
-    return (
+    frame = (
         spark.read.schema(RAW_EVENT_SCHEMA)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", "_corrupt_record")
         .json(list(uris))
-        .withColumn("source_file", F.input_file_name())
     )
+    return frame.withColumn("source_file", F.input_file_name()) if with_source_file else frame
 
 
 def write_date(aggregates: DataFrame, output_uri: str, date: str) -> None:
@@ -572,6 +582,7 @@ def run(spark: SparkSession, config: JobConfig, now: Optional[dt.datetime] = Non
         "changed_dates": changed_dates,
         "dates": dates,
         "input_partitions": len(inputs),
+        "records_read": 0,
         "rejected": {},
         "dates_written": [],
         "rows_written": 0,
@@ -583,21 +594,24 @@ def run(spark: SparkSession, config: JobConfig, now: Optional[dt.datetime] = Non
         return summary
 
     if inputs:
-        parsed = parse_events(read_raw(spark, inputs)).persist()
+        # Rejected records are counted while the aggregation reads the input (one pass, no cache
+        # of the parsed events); their object names are looked up only when there are any.
+        observation = Observation("raw_records")
+        parsed = parse_events(read_raw(spark, inputs)).observe(
+            observation,
+            F.count(F.lit(1)).alias("records"),
+            *[F.sum(F.when(F.col("reject_reason") == r, 1).otherwise(0)).alias(r) for r in REJECT_REASONS],
+        )
+        aggregates = compute_daily_aggregates(parsed, dates, computed_at, config.session_gap_minutes).persist()
         try:
-            rejected = _count_rejected(parsed)
-            summary["rejected"] = rejected
-            aggregates = compute_daily_aggregates(parsed, dates, computed_at, config.session_gap_minutes).persist()
-            try:
-                counts = {r["event_date"]: r["rows"] for r in aggregates.groupBy("event_date").agg(F.count(F.lit(1)).alias("rows")).collect()}
-                for date in sorted(counts):
-                    write_date(aggregates, config.output_uri, date)
-                summary["dates_written"] = sorted(counts)
-                summary["rows_written"] = sum(counts.values())
-            finally:
-                aggregates.unpersist()
+            counts = {r["event_date"]: r["rows"] for r in aggregates.groupBy("event_date").agg(F.count(F.lit(1)).alias("rows")).collect()}
+            summary["records_read"], summary["rejected"] = _rejected(spark, observation, inputs)
+            for date in sorted(counts):
+                write_date(aggregates, config.output_uri, date)
+            summary["dates_written"] = sorted(counts)
+            summary["rows_written"] = sum(counts.values())
         finally:
-            parsed.unpersist()
+            aggregates.unpersist()
     empty = sorted(set(dates) - set(summary["dates_written"]))  # type: ignore[arg-type]
     if empty:
         # Nothing to replace them with: existing output of these dates (if any) is left alone.
@@ -611,14 +625,22 @@ def run(spark: SparkSession, config: JobConfig, now: Optional[dt.datetime] = Non
     return summary
 
 
-def _count_rejected(parsed: DataFrame) -> Dict[str, int]:
-    rejected = parsed.where(F.col("reject_reason").isNotNull())
-    counts = {r["reject_reason"]: r["n"] for r in rejected.groupBy("reject_reason").agg(F.count(F.lit(1)).alias("n")).collect()}
+def _rejected(spark: SparkSession, observation: Observation, inputs: Sequence[str]) -> Tuple[Optional[int], Dict[str, int]]:
+    """(records read, invalid records by reason) from the observation of the aggregation pass."""
+    metrics: Dict[str, int] = {}
+    waiter = threading.Thread(target=lambda: metrics.update(observation.get), daemon=True)
+    waiter.start()
+    waiter.join(OBSERVATION_TIMEOUT_SECONDS)  # the metrics are there once the pass ran; never hang on them
+    if not metrics:
+        LOG.warning("record counts were not reported by Spark; rejected records are not counted in this run's summary")
+        return None, {}
+    counts = {reason: int(metrics[reason] or 0) for reason in REJECT_REASONS if metrics.get(reason)}
     if counts:
         # The records stay in the raw zone; name the objects so an operator can find and fix them.
+        rejected = parse_events(read_raw(spark, inputs, with_source_file=True)).where(F.col("reject_reason").isNotNull())
         sample = [r["source_file"] for r in rejected.select("source_file").distinct().limit(20).collect()]
         LOG.warning("skipped %d invalid raw records %s; in objects such as %s", sum(counts.values()), counts, sample)
-    return dict(sorted(counts.items()))
+    return int(metrics.get("records") or 0), dict(sorted(counts.items()))
 
 
 def _log_summary(summary: Mapping[str, object]) -> None:

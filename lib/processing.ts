@@ -278,9 +278,9 @@ export class ProcessingStage extends Construct {
         }),
       ],
     });
+    // Bookmarks are encrypted client side (CSE-KMS): the job's role uses the key itself.
+    policy.addStatements(this.useKeyStatement('UseTheJobKey'));
     policy.attachToRole(this.jobRole);
-    // Bookmarks (CSE-KMS) and encrypted logs: the job's role uses the key.
-    this.key.grantEncryptDecrypt(this.jobRole);
 
     // --- Job -----------------------------------------------------------------------------------
     const s3Uri = (bucket: s3.IBucket, prefix: string) => `s3://${bucket.bucketName}/${trimSlash(prefix)}`;
@@ -367,7 +367,7 @@ export class ProcessingStage extends Construct {
         storageDescriptor: { columns: RAW_EVENT_COLUMNS, location: rawLocation, compressed: true, ...JSON_STORAGE },
       },
     });
-    this.rawEventsTable.addDependency(this.database);
+    this.rawEventsTable.node.addDependency(this.database);
     const aggregatesLocation = `s3://${props.aggregatesBucket.bucketName}/${aggregatesPrefix}`;
     this.aggregatesTable = new glue.CfnTable(this, 'AggregatesTable', {
       catalogId: stack.account,
@@ -386,7 +386,7 @@ export class ProcessingStage extends Construct {
         storageDescriptor: { columns: AGGREGATE_COLUMNS, location: aggregatesLocation, compressed: false, ...JSON_STORAGE },
       },
     });
-    this.aggregatesTable.addDependency(this.database);
+    this.aggregatesTable.node.addDependency(this.database);
 
     // --- Athena ----------------------------------------------------------------------------------
     this.athenaResultsBucket = new SecureBucket(this, 'AthenaResultsBucket', {
@@ -411,6 +411,11 @@ export class ProcessingStage extends Construct {
         },
       },
     });
+  }
+
+  /** Encrypt and decrypt with the stage's key: the exact actions, no `kms:*Key*` wildcards. */
+  private useKeyStatement(sid: string): iam.PolicyStatement {
+    return new iam.PolicyStatement({ sid, actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], resources: [this.key.keyArn] });
   }
 
   /** Lets `grantee` start runs of the job and follow them (what `npm run job:start` calls). */
@@ -452,7 +457,7 @@ export class ProcessingStage extends Construct {
       iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [bucket.arnForObjects(`${prefix}*`)] });
     }
     this.athenaResultsBucket.grantReadWrite(grantee, 'results/*');
-    this.key.grantEncryptDecrypt(grantee);
+    grantee.grantPrincipal.addToPrincipalPolicy(this.useKeyStatement('UseTheAthenaResultsKey'));
   }
 }
 

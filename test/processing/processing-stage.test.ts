@@ -214,6 +214,14 @@ describe('ProcessingStage: least-privilege job role', () => {
     });
     const anyStar = statements.filter((s) => [s.Resource].flat().includes('*'));
     expect(anyStar.map((s) => s.Sid)).toEqual(['PublishJobMetrics']);
+    // The key, for the client-side encrypted bookmarks: exact actions, no wildcards.
+    expect(bySid(statements, 'UseTheJobKey')).toEqual({
+      Sid: 'UseTheJobKey',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+      Resource: { 'Fn::GetAtt': [stack.getLogicalId(stage.key.node.defaultChild as any), 'Arn'] },
+    });
+    expect(statements.flatMap((s) => [s.Action].flat()).filter((a: string) => a.includes('*'))).toEqual([]);
   });
 
   it('grants starting and following runs of this job only', () => {

@@ -149,6 +149,15 @@ def invalid_records() -> List[Any]:
     return ["{oops", ok(event_id=" "), ok(user_id=None), ok(ts="2026-11-02 12:00"), ok(page_url="")]
 
 
+def _bridge(event_id: str, ts: str, offset: int) -> Dict[str, Any]:
+    """A click of the user `bridge`, whose only clicks straddle midnight."""
+    return {
+        "event_id": event_id, "user_id": "bridge", "session_id": None, "ts": ts, "url": PAGES[1], "page_url": PAGES[1],
+        "country": "NL", "city": None, "user_agent": "test", "referrer": None,
+        "kafka": {"topic": "clickstream", "partition": 0, "offset": offset, "timestamp": 0},
+    }
+
+
 def job_rows(zone: LocalRawZone) -> Dict[Tuple[str, str, str], Dict[str, Any]]:
     result = {}
     for row in zone.output_rows():
@@ -178,6 +187,7 @@ def test_job_output_equals_an_independent_implementation(spark, tmp_path):
     zone = LocalRawZone(tmp_path)
     start = dt.datetime(2026, 11, 1, 12, tzinfo=dt.timezone.utc)
     records = generate(rng, start, users=40, clicks=30, prefix="clickstream-a", first_offset=0) + invalid_records()
+    records.append(_bridge("bridge-early", "2026-11-01T23:50:00.000Z", 90_000))
     write_raw(zone, rng, records, "batch-a")
 
     job.run(spark, zone.config(job), now=dt.datetime(2026, 11, 4, tzinfo=dt.timezone.utc))
@@ -186,9 +196,13 @@ def test_job_output_equals_an_independent_implementation(spark, tmp_path):
     assert any(r["avg_time_spent_seconds"] is None for r in expected.values())
     assert_same(job_rows(zone), expected)
 
-    # Late data: more clicks of the same users landing in hours that were already computed.
-    late = generate(rng, start, users=15, clicks=6, prefix="clickstream-b", first_offset=100_000)
+    # Late data in one already computed hour just after midnight: its date is recomputed, and the
+    # day before too (bridge-1's 23:50 click gets its time on page from the late 00:05 click).
+    midnight = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
+    more = generate(rng, start, users=40, clicks=6, prefix="clickstream-b", first_offset=100_000)
+    late = [r for r in more if midnight <= _parse_ts(r["ts"]) < midnight + dt.timedelta(hours=1)]
+    late.append(_bridge("bridge-late", "2026-11-02T00:05:00.000Z", 200_000))
     write_raw(zone, rng, late, "batch-b")
     summary = job.run(spark, zone.config(job), now=dt.datetime(2026, 11, 4, 1, tzinfo=dt.timezone.utc))
-    assert summary["changed_dates"], "the late objects were noticed"
+    assert summary["changed_dates"] == ["2026-11-02"]
     assert_same(job_rows(zone), reference_aggregate(records + late))

@@ -190,6 +190,7 @@ def test_invalid_records_are_counted_and_skipped_and_files_outside_the_layout_ig
     hidden.write_bytes(b"partial")
     summary = job.run(spark, zone.config(job), now=T1)
     assert summary["rejected"] == {"malformed_json": 1, "missing_user_id": 1}
+    assert summary["records_read"] == 3
     assert [(r["event_date"], r["clicks"]) for r in zone.output_rows()] == [("2026-11-01", 1)]
     assert list(zone.state_document()["partitions"]) == ["dt=2026-11-01/hr=09"]
 

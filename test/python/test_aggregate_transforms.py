@@ -233,6 +233,7 @@ def test_invalid_records_are_rejected_with_a_reason_and_the_rest_is_kept(spark):
             "valid",
         ]
     )
+    assert set(reasons) - {"valid"} == set(job.REJECT_REASONS), "the summary counts every reason there is"
     rows = aggregate(spark, records, ["2026-11-01"])
     assert [(k, r["clicks"]) for k, r in rows.items()] == [(("2026-11-01", HOME, "US"), 1)]
 
