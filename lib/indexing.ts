@@ -11,8 +11,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_AGGREGATES_PREFIX } from '../lambdas/indexer/documents';
-import { DEFAULT_ERRORS_PREFIX } from '../lambdas/indexer/core';
+// documents.ts has no runtime dependencies: synthesis does not load the Lambda's clients.
+import { DEFAULT_AGGREGATES_PREFIX, DEFAULT_ERRORS_PREFIX } from '../lambdas/indexer/documents';
 import { SearchDomain } from './search-domain';
 import { PipelineFunction, SecureQueue } from './secure-defaults';
 

@@ -9,12 +9,12 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DEFAULT_ALIAS } from '../../opensearch/index-template';
 import { DEFAULT_RETRY_POLICY, describeError, RetryPolicy } from '../shared/opensearch-client';
 import { BulkIndexer, BulkOptions, BulkStats, FailedDocument } from './bulk';
-import { DEFAULT_AGGREGATES_PREFIX, documentId, parseAggregateKey, parseAggregateRow } from './documents';
+import { DEFAULT_AGGREGATES_PREFIX, DEFAULT_ERRORS_PREFIX, documentId, parseAggregateKey, parseAggregateRow } from './documents';
 import { deleteComputedBefore, newestComputedAt, refresh } from './freshness';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from './lines';
 
 export { DEFAULT_ALIAS };
-export const DEFAULT_ERRORS_PREFIX = 'errors/url_country_daily/';
+export { DEFAULT_ERRORS_PREFIX };
 
 export interface IndexerConfig {
   /** Alias the documents are written through. @default DEFAULT_ALIAS */
@@ -137,12 +137,13 @@ export interface IndexLinesInput {
  * 2. At the first valid row, if the index already holds a newer computation of the date, the
  *    object is superseded and nothing is written.
  * 3. Every valid row is bulk-indexed with version = computed_at (external versioning).
- * 4. If no document failed: refresh, read the newest computed_at of the date, and delete the
- *    date's documents computed before it. If some failed, nothing is deleted (the message is
- *    retried and does it then), so a failed write never leaves a date with fewer rows.
+ * 4. If no document failed: the cleanup of `cleanUpAfter` (refresh, newest computed_at of the
+ *    date, delete the date's documents computed before it). If some failed, nothing is deleted
+ *    (the message is retried and does it then). With `cleanup: false` the caller does step 4 for
+ *    several objects at once (processBatch: one refresh per batch instead of one per object).
  * 5. Malformed rows are written to `<errorsPrefix>event_date=D/<file>.malformed.ndjson`.
  */
-export async function indexLines(deps: IndexerDeps, input: IndexLinesInput): Promise<ObjectOutcome> {
+export async function indexLines(deps: IndexerDeps, input: IndexLinesInput, options: { cleanup?: boolean } = {}): Promise<ObjectOutcome> {
   const config = resolved(deps.config);
   const { logger } = deps.telemetry;
   const retryHooks = {
@@ -206,13 +207,6 @@ export async function indexLines(deps: IndexerDeps, input: IndexLinesInput): Pro
   }
   const stats: BulkStats = await bulk.flush();
 
-  let staleDeleted = 0;
-  if (stats.failed === 0 && runMs !== undefined) {
-    await refresh(deps.openSearch, freshness);
-    const newest = (await newestComputedAt(deps.openSearch, input.eventDate, freshness)) ?? runMs;
-    staleDeleted = await deleteComputedBefore(deps.openSearch, input.eventDate, Math.max(newest, runMs), freshness);
-  }
-
   let errorReportKey: string | undefined;
   if (malformedCount > 0) {
     errorReportKey = await writeMalformedReport(deps.s3, config.errorsPrefix, config.aggregatesPrefix, input, malformed, malformedCount);
@@ -221,7 +215,7 @@ export async function indexLines(deps: IndexerDeps, input: IndexLinesInput): Pro
     );
   }
 
-  return {
+  const outcome: ObjectOutcome = {
     bucket: input.bucket,
     key: input.key,
     status: stats.failed > 0 ? 'failed' : 'indexed',
@@ -232,12 +226,66 @@ export async function indexLines(deps: IndexerDeps, input: IndexLinesInput): Pro
     unchanged: stats.unchanged,
     retried: stats.retried,
     failed: stats.failed,
-    staleDeleted,
+    staleDeleted: 0,
     malformed: malformedCount,
     errorReportKey,
     reason: stats.failed > 0 ? `${stats.failed} documents could not be indexed: ${stats.failures[0]?.reason}` : undefined,
     failures: stats.failures,
   };
+  if (options.cleanup === false) return outcome;
+  const cleanup = await cleanUpAfter(deps, [outcome]);
+  const failure = cleanup.failed.get(input.eventDate);
+  if (failure !== undefined) throw failure;
+  return { ...outcome, staleDeleted: cleanup.deleted.get(input.eventDate) ?? 0 };
+}
+
+export interface CleanupResult {
+  /** Documents of older computations deleted, per date. */
+  readonly deleted: Map<string, number>;
+  /** Dates whose cleanup failed past the retries, with the error. */
+  readonly failed: Map<string, unknown>;
+}
+
+/**
+ * Step 4 for objects indexed before (docs/serving.md, "No stale rows"): one refresh, which makes
+ * every write of these objects searchable, then per date of a fully indexed object: the newest
+ * computed_at of the date, and the deletion of the date's documents computed before it.
+ */
+export async function cleanUpAfter(deps: IndexerDeps, outcomes: readonly ObjectOutcome[]): Promise<CleanupResult> {
+  const config = resolved(deps.config);
+  const { logger } = deps.telemetry;
+  const freshness = {
+    alias: config.alias,
+    retry: config.retry,
+    hooks: {
+      onRetry: (error: unknown, attempt: number, delayMs: number) =>
+        logger.warn('OpenSearch request failed, retrying', { step: 'cleanup', attempt, delayMs, error: describeError(error) }),
+      sleep: config.bulk.sleep,
+      random: config.bulk.random,
+    },
+  };
+  const runs = new Map<string, number>();
+  for (const outcome of outcomes) {
+    if (outcome.status !== 'indexed' || outcome.eventDate === undefined || outcome.computedAtMs === undefined) continue;
+    runs.set(outcome.eventDate, Math.max(runs.get(outcome.eventDate) ?? 0, outcome.computedAtMs));
+  }
+  const result: CleanupResult = { deleted: new Map(), failed: new Map() };
+  if (runs.size === 0) return result;
+  try {
+    await refresh(deps.openSearch, freshness);
+  } catch (error) {
+    for (const date of runs.keys()) result.failed.set(date, error);
+    return result;
+  }
+  for (const [date, runMs] of runs) {
+    try {
+      const newest = (await newestComputedAt(deps.openSearch, date, freshness)) ?? runMs;
+      result.deleted.set(date, await deleteComputedBefore(deps.openSearch, date, Math.max(newest, runMs), freshness));
+    } catch (error) {
+      result.failed.set(date, error);
+    }
+  }
+  return result;
 }
 
 /** The report's key: the part file's path below the errors prefix, plus `.malformed.ndjson`. */
@@ -269,7 +317,7 @@ async function writeMalformedReport(
 }
 
 /** Indexes one S3 object named by a notification. */
-export async function indexObject(deps: IndexerDeps, bucket: string, key: string): Promise<ObjectOutcome> {
+export async function indexObject(deps: IndexerDeps, bucket: string, key: string, options: { cleanup?: boolean } = {}): Promise<ObjectOutcome> {
   const config = resolved(deps.config);
   const parsedKey = parseAggregateKey(key, config.aggregatesPrefix);
   if (!parsedKey) return { ...emptyCounts, bucket, key, status: 'ignored', reason: 'not an aggregate part file' };
@@ -288,7 +336,7 @@ export async function indexObject(deps: IndexerDeps, bucket: string, key: string
   }
   if (!body) throw new Error(`s3://${bucket}/${key} has no body`);
   try {
-    return await indexLines(deps, { bucket, key, eventDate: parsedKey.eventDate, source: body });
+    return await indexLines(deps, { bucket, key, eventDate: parsedKey.eventDate, source: body }, options);
   } finally {
     // Ends the download when indexing stopped early (superseded) or threw.
     body.destroy?.();
@@ -372,10 +420,11 @@ export async function forEachConcurrently<T>(items: readonly T[], limit: number,
 }
 
 /**
- * Processes an SQS batch, `messageConcurrency` messages at a time. A message fails (and only it
- * is retried, via `batchItemFailures`) when its body is unusable, an object cannot be read, or a
- * document could not be indexed after the retries. Malformed rows do not fail it: they are
- * reported.
+ * Processes an SQS batch, `messageConcurrency` messages at a time, then cleans up the dates of
+ * the objects it indexed with one refresh for the whole batch (`cleanUpAfter`). A message fails
+ * (and only it is retried, via `batchItemFailures`) when its body is unusable, an object cannot be
+ * read, a document could not be indexed after the retries, or the cleanup of its date failed.
+ * Malformed rows do not fail it: they are reported.
  */
 export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<BatchResult> {
   const { logger } = deps.telemetry;
@@ -383,31 +432,46 @@ export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<
   const failedMessages = new Set<number>();
   const outcomesOf: ObjectOutcome[][] = event.Records.map(() => []);
   await forEachConcurrently(event.Records, messageConcurrency, async (record, index) => {
-    let failed = false;
     try {
       for (const ref of objectsOfMessage(record.body)) {
-        const outcome = await indexObject(deps, ref.bucket, ref.key);
+        const outcome = await indexObject(deps, ref.bucket, ref.key, { cleanup: false });
         outcomesOf[index].push(outcome);
-        countOutcome(deps.telemetry, outcome);
-        const { failures, ...summary } = outcome;
-        if (outcome.status === 'failed') {
-          failed = true;
-          logger.error('aggregate object not fully indexed; the message will be retried', { ...summary, failures });
-        } else {
-          logger.info(`aggregate object ${outcome.status}`, summary);
-        }
+        if (outcome.status === 'failed') failedMessages.add(index);
       }
     } catch (error) {
-      failed = true;
+      failedMessages.add(index);
       logger.error('message failed; it will be retried', { messageId: record.messageId, error: describeError(error) });
     }
-    if (failed) {
-      failedMessages.add(index);
-      deps.telemetry.count('MessagesFailed', 1);
-    }
   });
+
+  const cleanup = await cleanUpAfter(deps, outcomesOf.flat());
+  for (const [date, error] of cleanup.failed) {
+    logger.error('removing older computations failed; the messages of the date will be retried', { eventDate: date, error: describeError(error) });
+  }
+  const attributed = new Set<string>();
+  const outcomes = outcomesOf.map((list, index) =>
+    list.map((outcome) => {
+      if (outcome.status !== 'indexed' || outcome.eventDate === undefined) return outcome;
+      if (cleanup.failed.has(outcome.eventDate)) {
+        failedMessages.add(index);
+        return outcome;
+      }
+      // A date's deletions are reported once, on its first indexed object.
+      if (attributed.has(outcome.eventDate)) return outcome;
+      attributed.add(outcome.eventDate);
+      return { ...outcome, staleDeleted: cleanup.deleted.get(outcome.eventDate) ?? 0 };
+    }),
+  );
+
+  for (const outcome of outcomes.flat()) {
+    countOutcome(deps.telemetry, outcome);
+    const { failures, ...summary } = outcome;
+    if (outcome.status === 'failed') logger.error('aggregate object not fully indexed; the message will be retried', { ...summary, failures });
+    else logger.info(`aggregate object ${outcome.status}`, summary);
+  }
+  if (failedMessages.size > 0) deps.telemetry.count('MessagesFailed', failedMessages.size);
   return {
     batchItemFailures: event.Records.filter((_, index) => failedMessages.has(index)).map((record) => ({ itemIdentifier: record.messageId })),
-    outcomes: outcomesOf.flat(),
+    outcomes: outcomes.flat(),
   };
 }

@@ -8,6 +8,9 @@ import { createHash } from 'crypto';
 /** Where the aggregation job writes, below the aggregates bucket (SPEC section 3). */
 export const DEFAULT_AGGREGATES_PREFIX = 'aggregates/url_country_daily/';
 
+/** Where malformed-row reports go, in the same bucket (outside the notification's prefix). */
+export const DEFAULT_ERRORS_PREFIX = 'errors/url_country_daily/';
+
 /** SPEC section 1: URLs are at most 8 KiB; `page_url` is derived from one and never longer. */
 export const MAX_PAGE_URL_BYTES = 8 * 1024;
 

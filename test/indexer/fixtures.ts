@@ -143,6 +143,8 @@ export interface FaultPlan {
   readonly rejectEvery?: number;
   /** Bulk requests refused with 429 for good (to see the retries give up). */
   readonly alwaysThrottleBulk?: boolean;
+  /** Requests whose path matches are answered 503, for good. */
+  readonly unavailablePaths?: RegExp;
 }
 
 export interface FaultyProxy extends TestServer {
@@ -162,6 +164,10 @@ export async function faultyProxy(upstream: string, plan: FaultPlan): Promise<Fa
   const server = await recordingServer(async (request) => {
     requestsSeen++;
     const isBulk = request.url.split('?')[0].endsWith('/_bulk');
+    if (plan.unavailablePaths?.test(request.url.split('?')[0])) {
+      injected.unavailable++;
+      return { status: 503, body: { error: { type: 'unavailable', reason: 'injected' }, status: 503 } };
+    }
     if (requestsSeen <= (plan.throttleFirst ?? 0)) {
       injected.throttled++;
       return throttle;
