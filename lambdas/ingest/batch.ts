@@ -12,14 +12,14 @@
  *   QUARANTINE_PREFIX   default `quarantine/`
  *   S3_ENDPOINT         optional, the local S3 server (path-style addressing)
  *   WRITE_CONCURRENCY   PutObject calls in flight, default 8
- *   GZIP_LEVEL          1..9, default 6
+ *   GZIP_LEVEL          1..9, default 6 (DEFAULT_GZIP_LEVEL in core.ts)
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { MSKEvent } from 'aws-lambda';
 import { requireEnv, s3ClientFromEnv } from '../shared/s3';
-import { buildRawObjects, type IngestCoreConfig } from './core';
+import { buildRawObjects, DEFAULT_GZIP_LEVEL, type IngestCoreConfig } from './core';
 import { DEFAULT_WRITE_CONCURRENCY, writeRawObjects } from './writer';
 
 /** What one invocation did; also the handler's return value (the event source ignores it). */
@@ -60,7 +60,7 @@ export function dependenciesFromEnv(env: NodeJS.ProcessEnv = process.env): Inges
     core: {
       eventsPrefix: env.RAW_EVENTS_PREFIX || 'events/',
       quarantinePrefix: env.QUARANTINE_PREFIX || 'quarantine/',
-      gzipLevel: integerFromEnv(env, 'GZIP_LEVEL', 6, 1, 9),
+      gzipLevel: integerFromEnv(env, 'GZIP_LEVEL', DEFAULT_GZIP_LEVEL, 1, 9),
       now: Date.now,
     },
     writeConcurrency: integerFromEnv(env, 'WRITE_CONCURRENCY', DEFAULT_WRITE_CONCURRENCY, 1, 64),

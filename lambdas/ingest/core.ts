@@ -15,6 +15,9 @@ import { formatIsoMillis, MAX_TIME_MS } from './timestamp';
 
 export type RawObjectKind = 'events' | 'quarantine';
 
+/** gzip level of the raw objects: zlib's default (lower levels gained little here, docs/ingest.md). */
+export const DEFAULT_GZIP_LEVEL = 6;
+
 /** One object to write to the raw bucket. */
 export interface RawObject {
   /** Bucket-relative key, e.g. `events/dt=2024-05-01/hr=13/clickstream-0-100-199.ndjson.gz`. */
@@ -37,7 +40,7 @@ export interface IngestCoreConfig {
   readonly quarantinePrefix?: string;
   /** Wall clock (epoch ms); only read for a Kafka record without a valid timestamp. @default Date.now */
   readonly now?: () => number;
-  /** zlib level of the gzip bodies (1 fastest .. 9 smallest). @default 6, zlib's default */
+  /** zlib level of the gzip bodies (1 fastest .. 9 smallest). @default DEFAULT_GZIP_LEVEL */
   readonly gzipLevel?: number;
 }
 
@@ -233,7 +236,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
     }
   }
 
-  const level = config.gzipLevel ?? 6;
+  const level = config.gzipLevel ?? DEFAULT_GZIP_LEVEL;
   const objects: RawObject[] = [];
   for (const group of groups.values()) {
     objects.push({
