@@ -22,6 +22,7 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { MAX_PARTITIONS as MAX_TOPIC_PARTITIONS } from '../lambdas/ingest/topic/ensure-topic';
 import { PipelineNetwork } from './network';
 import { PipelineFunction, SecureBucket, SecureQueue } from './secure-defaults';
 
@@ -46,7 +47,7 @@ export interface IngestStageProps {
   /** Kafka topic with the click events.
    *  @default 'clickstream' */
   readonly topic?: string;
-  /** Partitions of the topic created on a new cluster (1-120, the MSK Serverless limit).
+  /** Partitions of the topic created on a new cluster (1-1000; the cluster's partition quota applies too).
    *  @default 6 */
   readonly topicPartitions?: number;
   /** Retention of the topic created on a new cluster. It bounds how long a failed batch can be
@@ -366,7 +367,7 @@ export class IngestStage extends Construct {
     vpc: ec2.IVpc, subnets: ec2.SelectedSubnets, sg: ec2.SecurityGroup, topic: string, props: IngestStageProps,
   ): { resource: CustomResource; fn: PipelineFunction } {
     const partitions = props.topicPartitions ?? 6;
-    assertRange('topicPartitions', partitions, 1, 120);
+    assertRange('topicPartitions', partitions, 1, MAX_TOPIC_PARTITIONS);
     const fn = new PipelineFunction(this, 'TopicFunction', {
       entry: 'lambdas/ingest/topic/handler.ts',
       serviceName: 'ingest-topic',

@@ -324,7 +324,7 @@ describe('IngestStage: wrong props fail the synthesis, naming the prop', () => {
     ['Glacier IR 10 days after IA', { rawEventsGlacierInstantRetrievalAfter: Duration.days(40) }, /at least 30 days after rawEventsInfrequentAccessAfter/],
     ['nested prefixes', { rawEventsPrefix: 'raw/', quarantinePrefix: 'raw/quarantine/' }, /must not contain each other/],
     ['an S3 ARN as cluster', { existingClusterArn: 'arn:aws:s3:::not-a-cluster' }, /not an MSK cluster ARN/],
-    ['500 partitions on a new cluster', { existingClusterArn: undefined, topicPartitions: 500 }, /topicPartitions must be an integer from 1 to 120/],
+    ['5000 partitions on a new cluster', { existingClusterArn: undefined, topicPartitions: 5000 }, /topicPartitions must be an integer from 1 to 1000/],
   ])('%s', (_label, props, message) => {
     expect(() => build(props)).toThrow(message);
   });

@@ -110,7 +110,7 @@ describe('parseTopicSpec', () => {
       configs: { 'retention.ms': '604800000' },
     });
     expect(() => parseTopicSpec({ Topic: 'bad topic', Partitions: '0', Configs: [] })).toThrow(
-      /Topic must be a Kafka topic name.*Partitions must be an integer from 1 to 120, got "0".*Configs must be an object/,
+      /Topic must be a Kafka topic name.*Partitions must be an integer from 1 to 1000, got "0".*Configs must be an object/,
     );
   });
 });

@@ -24,8 +24,9 @@ export interface EnsureTopicResult {
 export type TopicAdmin = Pick<Admin, 'createTopics' | 'fetchTopicMetadata' | 'createPartitions'>;
 
 const KAFKA_TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-/** MSK Serverless allows at most 120 partitions per topic (docs/ingest.md). */
-export const MAX_PARTITIONS = 120;
+/** A sanity bound on a request, far above what a click topic needs; the cluster's own partition
+ *  quota (MSK Serverless has per-cluster limits) is enforced by the cluster itself. */
+export const MAX_PARTITIONS = 1000;
 
 /** Reads and checks the custom resource's properties (CloudFormation passes every value as a string). */
 export function parseTopicSpec(properties: Record<string, unknown>): TopicSpec {
