@@ -17,6 +17,7 @@
  * auto-creating an index with guessed mappings.
  */
 import type { Client } from '@opensearch-project/opensearch';
+import type { Bulk_RequestBody } from '@opensearch-project/opensearch/api/_core/bulk';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, describeError, isRetryableError, RetryPolicy, sleep, statusOf } from '../shared/opensearch-client';
 
 export interface BulkOptions {
@@ -163,15 +164,16 @@ export class BulkIndexer {
     this.stats.requests++;
     let response: { body: BulkResponseBody };
     try {
-      response = (await this.client.transport.request(
+      response = (await this.client.bulk(
         {
-          method: 'POST',
-          path: `/${encodeURIComponent(this.options.index)}/_bulk`,
-          querystring: { require_alias: 'true', filter_path: FILTER_PATH },
-          bulkBody: body,
+          index: this.options.index,
+          require_alias: true,
+          filter_path: FILTER_PATH,
+          // The NDJSON is built here already; the client sends a string body as it is.
+          body: body as unknown as Bulk_RequestBody,
         },
         { requestTimeout: this.options.requestTimeoutMs ?? 60_000 },
-      )) as { body: BulkResponseBody };
+      )) as unknown as { body: BulkResponseBody };
     } catch (error) {
       this.options.onLatency?.(performance.now() - started);
       const reason = describeError(error);

@@ -43,6 +43,7 @@ it('sends chunks of at most maxChunkDocs documents to the alias, requiring the a
   const url = new URL(server.requests[0].url, server.url);
   expect(url.pathname).toBe('/my-alias/_bulk');
   expect(url.searchParams.get('require_alias')).toBe('true');
+  expect(url.searchParams.get('filter_path')).toBe('errors,items.*.status,items.*.error.type,items.*.error.reason');
   expect(server.requests[0].headers['content-type']).toContain('application/x-ndjson');
   expect(server.requests.flatMap(docsOf).map((d) => d.action.index._id)).toEqual(Array.from({ length: 8 }, (_, i) => `id-${i}`));
   expect(stats).toMatchObject({ indexed: 8, unchanged: 0, failed: 0, retried: 0, requests: 3 });
