@@ -68,7 +68,7 @@ summary=$(node -e '
   } catch (e) { failed += 1; console.error("no jest results: " + e.message); }
   try {
     const x = fs.readFileSync(process.argv[2], "utf8");
-    const m = /<testsuite[^>]*>/.exec(x)[0];
+    const m = /<testsuite\s[^>]*>/.exec(x)[0];
     const attr = (n) => Number((new RegExp(" " + n + "=\"(\\d+)\"").exec(m) || [0, 0])[1]);
     const f = attr("failures") + attr("errors");
     passed += attr("tests") - f - attr("skipped"); failed += f;
