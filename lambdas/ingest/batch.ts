@@ -64,8 +64,8 @@ export function dependenciesFromEnv(env: NodeJS.ProcessEnv = process.env): Inges
       now: Date.now,
     },
     writeConcurrency: integerFromEnv(env, 'WRITE_CONCURRENCY', DEFAULT_WRITE_CONCURRENCY, 1, 64),
-    logger: new Logger(),
-    metrics: new Metrics(),
+    logger: new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'ingest' }),
+    metrics: new Metrics({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'ingest' }),
     clock: () => performance.now(),
   };
 }
@@ -75,6 +75,8 @@ export function createIngestHandler(deps: IngestDependencies): (event: MSKEvent)
   const { logger, metrics } = deps;
   return async (event) => {
     const started = deps.clock();
+    // Every log line of this invocation carries the batch it belongs to (docs/operations.md).
+    logger.appendKeys({ correlation_id: batchCorrelationId(event) });
     const result = buildRawObjects(event, deps.core);
     const partitions = Object.keys(event.records ?? {});
     metrics.addMetric('RecordsIn', MetricUnit.Count, result.recordsIn);
@@ -119,4 +121,16 @@ export function createIngestHandler(deps: IngestDependencies): (event: MSKEvent)
     logger.info('batch ingested', { ...summary, latencyMs: Math.round(latencyMs), partitions });
     return summary;
   };
+}
+
+/** `<topic>-<partition>-<firstOffset>-<lastOffset>` of every partition in the batch, comma-separated:
+ *  the same names the batch's raw objects carry, so a log line leads to its objects. */
+export function batchCorrelationId(event: MSKEvent): string {
+  return Object.values(event.records ?? {})
+    .filter((records) => records.length > 0)
+    .map((records) => {
+      const offsets = records.map((r) => Number(r.offset));
+      return `${records[0].topic}-${records[0].partition}-${Math.min(...offsets)}-${Math.max(...offsets)}`;
+    })
+    .join(',');
 }
