@@ -3,7 +3,7 @@
  * the client's own `helpers.bulk` sending the same rows in the same run (issue 5; goal: ratio
  * >= 1.0, i.e. at least as fast as the helper, with our guarantees).
  *
- *   npx tsx bench/indexer.bench.ts [rows=200000] [rounds=3]
+ *   npx tsx bench/indexer.bench.ts [rows=200000] [rounds=5]      (npm run bench -- indexer)
  *
  * Both sides start from the same NDJSON bytes in memory (one object per date, as Spark writes
  * them) and write into a fresh, empty index of their own with the same mappings:
@@ -25,7 +25,7 @@ import { createOpenSearchClient } from '../lambdas/shared/opensearch-client';
 import { ensureWriteIndex } from '../lambdas/search-provisioner/indices';
 
 const ROWS = Number(process.argv[2] ?? 200_000);
-const ROUNDS = Number(process.argv[3] ?? 3);
+const ROUNDS = Number(process.argv[3] ?? 5);
 const DATES = 4;
 const ENDPOINT = process.env.OPENSEARCH_ENDPOINT ?? 'http://127.0.0.1:9200';
 // Exploration knobs (unset: the indexer's defaults, which is what the figure is about).
