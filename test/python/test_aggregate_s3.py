@@ -1,9 +1,11 @@
 """The job end to end against the local S3 server: gzip NDJSON put with boto3, the script run
 with spark-submit (local-stack/spark/submit.sh, s3a://) exactly as an operator would, the
-aggregate objects read back with boto3; then runs again and compares."""
+aggregate objects read back with boto3; then runs again over s3a (nothing new, a backfill, late
+data) and compares."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -86,15 +88,16 @@ def test_the_script_end_to_end_on_the_local_s3_server(spark, s3_client, make_buc
     assert rows[("2026-11-02", HOME, "unknown")]["avg_time_spent_seconds"] is None
     assert len({r["computed_at"] for r in rows.values()}) == 1
 
-    # Again, nothing new: not a single object written, not even the state.
-    second = submit(*uris)
+    # Again (in this process's Spark session: one JVM start is enough), nothing new: not a
+    # single object written, not even the state.
+    incremental = job.JobConfig(raw_uri=uris[1], output_uri=uris[3], state_uri=uris[5])
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+    second = job.run(spark, incremental, now=later)
     assert second["dates"] == [] and second["state_written"] is False
     assert listing(s3_client, agg_bucket) == objects
 
     # A backfill of the same dates over the same input gives the same rows, in new objects.
-    config = job.JobConfig(raw_uri=uris[1], output_uri=uris[3], state_uri=uris[5], dates=("2026-11-01", "2026-11-02"))
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
-    job.run(spark, config, now=later)
+    job.run(spark, dataclasses.replace(incremental, dates=("2026-11-01", "2026-11-02")), now=later)
     assert without_computed_at(output_rows(s3_client, agg_bucket)) == without_computed_at(rows.values())
     replaced = listing(s3_client, agg_bucket)
     assert sorted(k for k in replaced if k != STATE_KEY) != outputs
@@ -106,7 +109,7 @@ def test_the_script_end_to_end_on_the_local_s3_server(spark, s3_client, make_buc
         Key="events/" + raw_key("2026-11-02", 0, "clickstream-1-0-0"),
         Body=ndjson_gzip([event("clickstream-1-0", "bob", "2026-11-02T00:01:00.000Z", HOME, "DE", partition=1)]),
     )
-    late = job.run(spark, job.JobConfig(raw_uri=uris[1], output_uri=uris[3], state_uri=uris[5]), now=later)
+    late = job.run(spark, incremental, now=later)
     assert late["changed_dates"] == ["2026-11-02"] and late["dates_written"] == ["2026-11-01", "2026-11-02"]
     rows = rows_by_key(output_rows(s3_client, agg_bucket))
     assert rows[("2026-11-01", CART, "DE")]["total_time_spent_seconds"] == 660.0
