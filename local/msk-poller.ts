@@ -30,6 +30,9 @@ import { randomUUID } from 'crypto';
 import { appendFileSync, mkdirSync, readFileSync } from 'fs';
 import { ConfigResourceTypes, Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage } from 'kafkajs';
 import { dirname, resolve } from 'path';
+import { localLambdaContext } from './lambda-context';
+
+export { localLambdaContext };
 
 /** A handler as Lambda calls it. */
 export type MskHandler = (event: MSKEvent, context: Context) => Promise<unknown>;
@@ -120,24 +123,6 @@ interface Pending {
   readonly done: () => void;
 }
 
-/** A Lambda-like context for invoking a handler locally. */
-export function localLambdaContext(functionName: string, timeoutMs = 5 * 60_000): Context {
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 /** Kafka headers as the ESM delivers them: one object per header, the value as a byte array. */
 export function mskHeaders(headers: IHeaders | undefined): MSKRecordHeader[] {

@@ -21,6 +21,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { createHash, randomUUID } from 'crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { dirname } from 'path';
+import { localLambdaContext } from './lambda-context';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -112,23 +113,6 @@ function sqsRecord(messageId: string, body: string, receiveCount: number, region
   };
 }
 
-function lambdaContext(functionName: string): Context {
-  const deadline = Date.now() + 5 * 60_000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 interface InFlight {
   readonly messageId: string;
@@ -198,7 +182,7 @@ export class LocalS3Notifier {
         invocations++;
         let failedIds: Set<string>;
         try {
-          const response = await this.options.handler(event, lambdaContext('clickstream-indexer-local'));
+          const response = await this.options.handler(event, localLambdaContext('clickstream-indexer-local'));
           failedIds = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
         } catch (error) {
           // A failed invocation returns the whole batch to the queue.
