@@ -7,19 +7,11 @@
  */
 import { mkdirSync, writeFileSync } from 'fs';
 import { dirname } from 'path';
+import type { AggregateRow as IndexedAggregateRow } from '../lambdas/indexer/documents';
 
-/** One aggregate row as served by OpenSearch (SPEC §3 fields). */
-export interface AggregateRow {
-  readonly event_date: string;
-  readonly page_url: string;
-  readonly country: string;
-  readonly clicks: number;
-  readonly unique_users: number;
-  readonly timed_views: number;
-  readonly total_time_spent_seconds: number;
-  readonly avg_time_spent_seconds: number | null;
-  readonly computed_at?: string;
-}
+/** One aggregate row as served by OpenSearch (SPEC §3 fields): the indexer's document, with
+ *  `computed_at` optional because rows read back from an NDJSON file may lack it. */
+export type AggregateRow = Omit<IndexedAggregateRow, 'computed_at'> & { readonly computed_at?: string };
 
 /** One line of the per-stage summary. */
 export interface StageSummary {
