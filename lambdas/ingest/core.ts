@@ -9,7 +9,7 @@
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import { isUtf8 } from 'buffer';
 import { gzipSync } from 'zlib';
-import { canonicalize, Rejection, type KafkaCoordinates } from './canonical';
+import { canonicalize, Rejection, type CanonicalRecord, type KafkaCoordinates } from './canonical';
 import type { RejectionReason } from './reasons';
 import { formatIsoMillis, MAX_TIME_MS } from './timestamp';
 
@@ -77,7 +77,8 @@ interface Group {
   readonly prefix: string;
   readonly topic: string;
   readonly partition: number;
-  readonly lines: string[];
+  /** Canonical records (kind `events`) or quarantine lines, serialized when the body is built. */
+  readonly lines: (CanonicalRecord | QuarantineLine)[];
   firstOffset: number;
   lastOffset: number;
 }
@@ -116,6 +117,22 @@ function assertRecordOrigin(record: MSKRecord, groupKey: string): void {
   }
 }
 
+/** Decoded message values land here, one after the other: a buffer per value would cost an
+ *  allocation and a garbage-collected object for each of the batch's records. Grown on demand. */
+let decodeBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The bytes of a base64 value, as a view of `decodeBuffer` that the next call overwrites: callers
+ * use it (decode it to text, or copy it into a quarantine line) before decoding the next value.
+ */
+function decodeBase64(value: string): Buffer {
+  // Node's decoder skips characters outside the alphabet, so 3 bytes per 4 characters is an upper bound.
+  const maxBytes = Math.ceil(value.length / 4) * 3;
+  if (maxBytes > decodeBuffer.length) decodeBuffer = Buffer.allocUnsafe(Math.max(maxBytes, decodeBuffer.length * 2));
+  const length = decodeBuffer.write(value, 0, 'base64');
+  return decodeBuffer.subarray(0, length);
+}
+
 /** The ESM delivers a partition's records in offset order; a hand-built event may not, and the
  *  line order of a body must not depend on that, or a redelivery would change the bytes. */
 function inOffsetOrder(records: MSKRecord[]): MSKRecord[] {
@@ -125,6 +142,24 @@ function inOffsetOrder(records: MSKRecord[]): MSKRecord[] {
     }
   }
   return records;
+}
+
+/**
+ * Newline-delimited JSON of `lines`, each line exactly `JSON.stringify(line)`, every line ending in
+ * `\n`. One `JSON.stringify` of the whole array costs about 40 % less CPU than one call per line on
+ * V8 (docs/ingest.md), so the array is serialized once and its top-level separators are turned
+ * into newlines. A separator is `},{"` followed by the first key of a line (`event_id` for a
+ * canonical record, `reason` for a quarantine line; the nested `kafka` object starts with `topic`).
+ * That text cannot occur inside a string value: JSON.stringify writes every `"` inside a string as
+ * `\"`, so the `"` after `{` in the pattern is a structural quote opening a key, and the `}` and
+ * `,` before it are structural too (had they been in a string, that quote would close it and be
+ * followed by `event_id"`, which is not JSON). So it matches exactly between two lines.
+ */
+export function ndjson(lines: readonly (CanonicalRecord | QuarantineLine)[]): string {
+  if (lines.length === 0) return '';
+  const firstKey = 'event_id' in lines[0] ? 'event_id' : 'reason';
+  const json = JSON.stringify(lines);
+  return `${json.slice(1, -1).replaceAll(`},{"${firstKey}":`, `}\n{"${firstKey}":`)}\n`;
 }
 
 /**
@@ -155,7 +190,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
     }
     return group;
   };
-  const addLine = (group: Group, offset: number, line: string): void => {
+  const addLine = (group: Group, offset: number, line: CanonicalRecord | QuarantineLine): void => {
     group.lines.push(line);
     if (offset < group.firstOffset) group.firstOffset = offset;
     if (offset > group.lastOffset) group.lastOffset = offset;
@@ -191,7 +226,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
       encoding,
     };
     quarantinedByReason[rejection.reason] = (quarantinedByReason[rejection.reason] ?? 0) + 1;
-    addLine(groupFor('quarantine', `dt=${date}`, coords), coords.offset, JSON.stringify(line));
+    addLine(groupFor('quarantine', `dt=${date}`, coords), coords.offset, line);
   };
 
   for (const groupKey of Object.keys(event.records ?? {})) {
@@ -205,7 +240,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
         quarantine(coords, record, TOMBSTONE, null);
         continue;
       }
-      const bytes = Buffer.from(record.value, 'base64');
+      const bytes = decodeBase64(record.value);
       valueBytesIn += bytes.length;
       if (!isUtf8(bytes)) {
         quarantine(coords, record, INVALID_UTF8, bytes);
@@ -231,7 +266,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
         lastEventsHour = ts.slice(0, 13);
         lastEventsGroup = groupFor('events', `dt=${ts.slice(0, 10)}/hr=${ts.slice(11, 13)}`, coords);
       }
-      addLine(lastEventsGroup, coords.offset, JSON.stringify(result));
+      addLine(lastEventsGroup, coords.offset, result);
       recordsStored++;
     }
   }
@@ -241,7 +276,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
   for (const group of groups.values()) {
     objects.push({
       key: `${group.prefix}${group.topic}-${group.partition}-${group.firstOffset}-${group.lastOffset}.ndjson.gz`,
-      body: gzipSync(group.lines.join('\n') + '\n', { level }),
+      body: gzipSync(ndjson(group.lines), { level }),
       recordCount: group.lines.length,
       kind: group.kind,
       topic: group.topic,

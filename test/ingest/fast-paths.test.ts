@@ -2,8 +2,10 @@
  * The ingest core's hand-written hot paths held against the reference implementations they
  * replace, on many generated inputs (seeded): the ISO-8601 parser against `Date.parse`, the ISO
  * formatter against `Date.prototype.toISOString`, the plain-URL normalizer against the WHATWG
- * `URL` parser.
+ * `URL` parser, the one-call NDJSON serializer against one `JSON.stringify` per line.
  */
+import type { CanonicalRecord } from '../../lambdas/ingest/canonical';
+import { ndjson, type QuarantineLine } from '../../lambdas/ingest/core';
 import { simplePageUrl, whatwgPageUrl } from '../../lambdas/ingest/page-url';
 import { formatIsoMillis, MAX_TIME_MS, parseIsoWithZone } from '../../lambdas/ingest/timestamp';
 import { seededRandom } from './fixtures';
@@ -103,5 +105,44 @@ describe('simplePageUrl', () => {
     for (const unusual of ['https://127.0.0.1/', 'https://xn--bcher-kva.example/', 'https://e.com/a/../b', 'https://e.com/%2e/', 'https://u@e.com/']) {
       expect(simplePageUrl(unusual)).toBeUndefined();
     }
+  });
+});
+
+describe('ndjson', () => {
+  // Strings built to look like the line separator the serializer replaces, plus escapes.
+  const TRICKY = ['},{"event_id":', '}},{"event_id":"x', '\\},{"reason":', '"', '\\', '\n', '\u2028', '\ud83d\ude00', '\ud800', '{', '}', ',', 'event_id', 'reason'];
+  const trickyString = (): string => Array.from({ length: int(0, 6) }, () => pick(TRICKY)).join('');
+  const maybeNull = (): string | null => (rand() < 0.2 ? null : trickyString());
+
+  const record = (offset: number): CanonicalRecord => ({
+    event_id: trickyString(), user_id: trickyString(), session_id: maybeNull(), ts: '2024-05-01T12:00:00.000Z',
+    url: trickyString(), page_url: trickyString(), country: trickyString(), city: maybeNull(), user_agent: maybeNull(),
+    referrer: maybeNull(), kafka: { topic: 'clicks', partition: 0, offset, timestamp: 1714564800000 },
+  });
+  const quarantineLine = (offset: number): QuarantineLine => ({
+    reason: 'invalid_json', field: null, detail: trickyString(), topic: 'clicks', partition: 0, offset,
+    kafka_timestamp: 1714564800000, key: maybeNull(), value: maybeNull(), encoding: 'utf8',
+  });
+  const perLine = (lines: readonly unknown[]) => lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+
+  it('equals one JSON.stringify per line for 2,000 batches of canonical records with separator-like strings', () => {
+    for (let batch = 0; batch < 2_000; batch++) {
+      const lines = Array.from({ length: int(1, 8) }, (_, i) => record(i));
+      expect(ndjson(lines)).toBe(perLine(lines));
+    }
+  });
+
+  it('equals one JSON.stringify per line for 2,000 batches of quarantine lines', () => {
+    for (let batch = 0; batch < 2_000; batch++) {
+      const lines = Array.from({ length: int(1, 8) }, (_, i) => quarantineLine(i));
+      expect(ndjson(lines)).toBe(perLine(lines));
+    }
+  });
+
+  it('gives one line per element, each parsing back to it', () => {
+    const lines = Array.from({ length: 50 }, (_, i) => record(i));
+    const text = ndjson(lines);
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(lines);
   });
 });
