@@ -56,6 +56,43 @@ export interface IndexerLogger {
   error(message: string, attributes?: Record<string, unknown>): void;
 }
 
+/**
+ * The log key that follows one aggregate object through the indexer (docs/operations.md, "Logs and
+ * correlation ids"): the same `correlation_id` key the ingest function appends to its lines.
+ */
+export const CORRELATION_ID_KEY = 'correlation_id';
+
+/**
+ * The correlation id of an aggregate object: its S3 key (decoded, as `aws s3 ls` shows it). The
+ * key is the one name the object has at every step: the S3 notification names it (so does a
+ * dead-letter message, whose body is that notification), every log line about the object's bulk
+ * requests, retries, malformed rows and outcome carries it, and its malformed-row report names it
+ * (`source_key`). It stays the same however often the object is notified: redeliveries, a DLQ
+ * redrive, a notification sent again by hand (a new SQS message id).
+ */
+export function objectCorrelationId(ref: S3ObjectRef): string {
+  return ref.key;
+}
+
+/** Several ids in one line (work shared by several objects): distinct, sorted, comma-separated. */
+export function joinCorrelationIds(ids: Iterable<string>): string {
+  return [...new Set(ids)].sort().join(',');
+}
+
+/**
+ * `logger` with `correlation_id` on every line. A field of each line rather than a logger-wide key
+ * (`appendKeys`, as the ingest function does): a batch's messages run concurrently, so lines of
+ * different objects interleave.
+ */
+export function withCorrelationId(logger: IndexerLogger, correlationId: string): IndexerLogger {
+  const tagged = (attributes?: Record<string, unknown>) => ({ ...attributes, [CORRELATION_ID_KEY]: correlationId });
+  return {
+    info: (message, attributes) => logger.info(message, tagged(attributes)),
+    warn: (message, attributes) => logger.warn(message, tagged(attributes)),
+    error: (message, attributes) => logger.error(message, tagged(attributes)),
+  };
+}
+
 export interface IndexerTelemetry {
   readonly logger: IndexerLogger;
   count(metric: IndexerMetric, value: number): void;
@@ -145,7 +182,7 @@ export interface IndexLinesInput {
  */
 export async function indexLines(deps: IndexerDeps, input: IndexLinesInput, options: { cleanup?: boolean } = {}): Promise<ObjectOutcome> {
   const config = resolved(deps.config);
-  const { logger } = deps.telemetry;
+  const logger = withCorrelationId(deps.telemetry.logger, objectCorrelationId(input));
   const retryHooks = {
     onRetry: (error: unknown, attempt: number, delayMs: number) =>
       logger.warn('OpenSearch request failed, retrying', { key: input.key, attempt, delayMs, error: describeError(error) }),
@@ -253,7 +290,9 @@ export interface CleanupResult {
  */
 export async function cleanUpAfter(deps: IndexerDeps, outcomes: readonly ObjectOutcome[]): Promise<CleanupResult> {
   const config = resolved(deps.config);
-  const { logger } = deps.telemetry;
+  // The refresh and the per-date queries serve every indexed object of the call.
+  const cleaned = outcomes.filter((outcome) => outcome.status === 'indexed').map(objectCorrelationId);
+  const logger = withCorrelationId(deps.telemetry.logger, joinCorrelationIds(cleaned));
   const freshness = {
     alias: config.alias,
     retry: config.retry,
@@ -432,21 +471,30 @@ export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<
   const failedMessages = new Set<number>();
   const outcomesOf: ObjectOutcome[][] = event.Records.map(() => []);
   await forEachConcurrently(event.Records, messageConcurrency, async (record, index) => {
+    let current: S3ObjectRef | undefined;
     try {
       for (const ref of objectsOfMessage(record.body)) {
+        current = ref;
         const outcome = await indexObject(deps, ref.bucket, ref.key, { cleanup: false });
         outcomesOf[index].push(outcome);
         if (outcome.status === 'failed') failedMessages.add(index);
       }
     } catch (error) {
       failedMessages.add(index);
-      logger.error('message failed; it will be retried', { messageId: record.messageId, error: describeError(error) });
+      // The object being indexed when it failed; a body that names no object has only the SQS
+      // message id, which the message keeps when it is moved to the dead-letter queue.
+      const correlationId = current ? objectCorrelationId(current) : record.messageId;
+      withCorrelationId(logger, correlationId).error('message failed; it will be retried', { messageId: record.messageId, error: describeError(error) });
     }
   });
 
   const cleanup = await cleanUpAfter(deps, outcomesOf.flat());
   for (const [date, error] of cleanup.failed) {
-    logger.error('removing older computations failed; the messages of the date will be retried', { eventDate: date, error: describeError(error) });
+    const ofDate = outcomesOf.flat().filter((outcome) => outcome.status === 'indexed' && outcome.eventDate === date);
+    withCorrelationId(logger, joinCorrelationIds(ofDate.map(objectCorrelationId))).error(
+      'removing older computations failed; the messages of the date will be retried',
+      { eventDate: date, error: describeError(error) },
+    );
   }
   const attributed = new Set<string>();
   const outcomes = outcomesOf.map((list, index) =>
@@ -466,8 +514,9 @@ export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<
   for (const outcome of outcomes.flat()) {
     countOutcome(deps.telemetry, outcome);
     const { failures, ...summary } = outcome;
-    if (outcome.status === 'failed') logger.error('aggregate object not fully indexed; the message will be retried', { ...summary, failures });
-    else logger.info(`aggregate object ${outcome.status}`, summary);
+    const objectLogger = withCorrelationId(logger, objectCorrelationId(outcome));
+    if (outcome.status === 'failed') objectLogger.error('aggregate object not fully indexed; the message will be retried', { ...summary, failures });
+    else objectLogger.info(`aggregate object ${outcome.status}`, summary);
   }
   if (failedMessages.size > 0) deps.telemetry.count('MessagesFailed', failedMessages.size);
   return {

@@ -10,6 +10,7 @@ import { execFile } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
+import { objectsOfMessage } from '../../lambdas/indexer/core';
 import { documentId } from '../../lambdas/indexer/documents';
 import { ensureWriteIndex } from '../../lambdas/search-provisioner/indices';
 import { readDeadLetterFile } from '../../local/s3-notifier';
@@ -62,6 +63,14 @@ function notifier(args: string[]): Promise<{ code: number; stdout: string; stder
   });
 }
 
+/** The Powertools JSON log lines of a run (stdout and stderr). */
+function logLines(run: { stdout: string; stderr: string }): Array<Record<string, unknown>> {
+  return `${run.stdout}\n${run.stderr}`
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes('"level"'))
+    .map((line) => JSON.parse(line));
+}
+
 it('fails every delivery while the alias is missing, dead-letters the message, and a replay after provisioning indexes it', async () => {
   const rows = aggregateRows('2026-06-01', '2026-06-02T03:00:00.000Z', 20);
   const key = 'aggregates/url_country_daily/event_date=2026-06-01/part-00000-1.c000.json';
@@ -76,6 +85,12 @@ it('fails every delivery while the alias is missing, dead-letters the message, a
   expect(letters).toHaveLength(1);
   expect(letters[0].receiveCount).toBe(5);
   expect(first.stdout + first.stderr).toContain('message failed; it will be retried');
+  // One correlation id from the notification to the dead letter: the object's key, on every
+  // Powertools line of each delivery, and named by the dead-lettered notification.
+  const failed = logLines(first).filter((line) => line.message === 'message failed; it will be retried');
+  expect(failed).toHaveLength(5);
+  expect(new Set(failed.map((line) => line.correlation_id))).toEqual(new Set([key]));
+  expect(objectsOfMessage(letters[0].body)).toEqual([{ bucket, key }]);
   // require_alias: the failed writes did not auto-create an index with guessed mappings.
   expect((await client.transport.request({ method: 'HEAD', path: `/${alias}` }, { ignore: [404] })).statusCode).toBe(404);
 
@@ -93,6 +108,7 @@ it('fails every delivery while the alias is missing, dead-letters the message, a
     .map((line) => JSON.parse(line));
   const names = emf.flatMap((m) => m._aws.CloudWatchMetrics[0].Metrics.map((metric: { Name: string }) => metric.Name));
   expect(names).toEqual(expect.arrayContaining(['DocumentsIndexed', 'ObjectsIndexed', 'BulkLatency']));
+  expect(logLines(replay).filter((line) => line.message === 'aggregate object indexed').map((line) => line.correlation_id)).toEqual([key]);
   const indexed = emf.find((m) => m.DocumentsIndexed !== undefined);
   expect(indexed.DocumentsIndexed).toBe(20);
   expect(indexed._aws.CloudWatchMetrics[0].Namespace).toBe('ClickstreamPipeline');
