@@ -1,19 +1,21 @@
 import { documentId, isCalendarDate, MAX_PAGE_URL_BYTES, parseAggregateKey, parseAggregateRow } from '../../lambdas/indexer/documents';
 
 const PREFIX = 'aggregates/url_country_daily/';
-const row = (overrides: Record<string, unknown> = {}) =>
-  JSON.stringify({
-    event_date: '2026-11-01',
-    page_url: 'https://shop.example/p/1',
-    country: 'DE',
-    clicks: 10,
-    unique_users: 4,
-    timed_views: 7,
-    total_time_spent_seconds: 123.4,
-    avg_time_spent_seconds: 17.63,
-    computed_at: '2026-11-02T03:00:00.000Z',
-    ...overrides,
-  });
+/** A valid aggregate row of 2026-11-01 with `overrides` (a field set to undefined is left out of the line). */
+const rowFields = (overrides: Record<string, unknown> = {}) => ({
+  event_date: '2026-11-01',
+  page_url: 'https://shop.example/p/1',
+  country: 'DE',
+  clicks: 10,
+  unique_users: 4,
+  timed_views: 7,
+  total_time_spent_seconds: 123.4,
+  avg_time_spent_seconds: 17.63,
+  computed_at: '2026-11-02T03:00:00.000Z',
+  ...overrides,
+});
+/** The same row as a line of the aggregate output. */
+const row = (overrides: Record<string, unknown> = {}) => JSON.stringify(rowFields(overrides));
 
 describe('parseAggregateKey', () => {
   it('accepts Spark part files and reads the date partition', () => {
@@ -55,30 +57,17 @@ describe('parseAggregateRow', () => {
     expect(result).toEqual({
       ok: true,
       computedAtMs: Date.UTC(2026, 10, 2, 3, 0, 0),
-      row: {
-        event_date: '2026-11-01',
-        page_url: 'https://shop.example/p/1',
-        country: 'DE',
-        clicks: 10,
-        unique_users: 4,
-        timed_views: 7,
-        total_time_spent_seconds: 123.4,
-        avg_time_spent_seconds: 17.63,
-        computed_at: '2026-11-02T03:00:00.000Z',
-      },
+      row: rowFields(),
     });
   });
 
   it('takes the partition date when the row has no event_date (Spark partitionBy drops it)', () => {
-    const text = row();
-    const withoutDate = JSON.stringify({ ...JSON.parse(text), event_date: undefined });
-    const result = parseAggregateRow(withoutDate, '2026-11-01');
+    const result = parseAggregateRow(row({ event_date: undefined }), '2026-11-01');
     expect(result.ok && result.row.event_date).toBe('2026-11-01');
   });
 
   it('treats a missing avg_time_spent_seconds as null (Spark drops null fields)', () => {
-    const withoutAvg = JSON.stringify({ ...JSON.parse(row({ timed_views: 0, total_time_spent_seconds: 0 })), avg_time_spent_seconds: undefined });
-    const result = parseAggregateRow(withoutAvg, '2026-11-01');
+    const result = parseAggregateRow(row({ timed_views: 0, total_time_spent_seconds: 0, avg_time_spent_seconds: undefined }), '2026-11-01');
     expect(result.ok && result.row.avg_time_spent_seconds).toBeNull();
   });
 
