@@ -240,6 +240,7 @@ export class MskPoller {
     this.admin = this.kafka.admin();
     await this.admin.connect();
     this.timestampType = await this.readTimestampType(this.admin);
+    await this.seedPositionsFromCommittedOffsets(this.admin);
     this.consumer = this.kafka.consumer({ groupId: this.options.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.options.topic], fromBeginning: this.options.startingPosition === 'TRIM_HORIZON' });
@@ -258,6 +259,20 @@ export class MskPoller {
       partitionsConsumedConcurrently: 1000,
       eachBatch: (payload) => this.acceptBatch(payload),
     });
+  }
+
+  /**
+   * Starts every partition's position at the group's committed offset. A partition whose records
+   * an earlier poller of the group already finished gets no batch from this one, so nothing else
+   * would move its position, and `waitUntil` on its end offset would wait for ever.
+   */
+  private async seedPositionsFromCommittedOffsets(admin: Admin): Promise<void> {
+    const [entry] = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.topic] });
+    for (const { partition, offset } of entry?.partitions ?? []) {
+      const committed = Number(offset);
+      // -1: the group has committed nothing for this partition yet.
+      if (committed >= 0) this.positions.set(partition, Math.max(this.positions.get(partition) ?? 0, committed));
+    }
   }
 
   /** Finishes the records already received (batching window cut short), then leaves the group. */

@@ -236,7 +236,7 @@ export async function runLocalPipeline(options: CliOptions, run: RunOptions = {}
 
   log('\n[ingest] local MSK event source mapping -> ingest handler -> raw bucket');
   t = Date.now();
-  const ingest = await runIngestStage({ settings, until: produced.after, from: produced.before, log, faults: run.ingestFaults });
+  const ingest = await runIngestStage({ settings, until: produced.after, log, faults: run.ingestFaults });
   // Counted from what is in the raw bucket for this run's offsets, not from what the handler said.
   const raw = await readRawZone(clients.s3, settings, produced.before, produced.after);
   const byReason = new Map<string, number>();

@@ -6,7 +6,7 @@
  *
  *   npx tsx local/stage-runner.ts ingest|index '<json arguments>'
  *
- * Arguments: `{ settings, until, from?, crashInvocations? }` for ingest (offset maps as
+ * Arguments: `{ settings, until, crashInvocations? }` for ingest (offset maps as
  * `[[partition, offset], ...]`; `crashInvocations` are 1-based handler invocations that crash
  * after their first S3 write), `{ settings, bucket, keys, deadLetterFile? }` for index.
  * Progress goes to stderr; the last line of stdout is the stage's result as JSON.
@@ -17,7 +17,6 @@ import { runIndexStage, runIngestStage } from './stages';
 export interface IngestRunnerArgs {
   readonly settings: PipelineSettings;
   readonly until: Array<[number, number]>;
-  readonly from?: Array<[number, number]>;
   readonly crashInvocations?: number[];
 }
 
@@ -45,7 +44,6 @@ async function main(argv: string[]): Promise<unknown> {
     const result = await runIngestStage({
       settings: args.settings,
       until: new Map(args.until),
-      from: args.from ? new Map(args.from) : undefined,
       log,
       faults: crash.size === 0 ? undefined : {
         crashAfterFirstWrite: () => {

@@ -84,11 +84,6 @@ export interface IngestStageArgs {
   readonly settings: PipelineSettings;
   /** End offsets per partition to consume up to (e.g. the end offsets after producing). */
   readonly until: ReadonlyMap<number, number>;
-  /**
-   * End offsets before producing. Partitions that got nothing new are not waited for: the poller
-   * only learns a partition's position from a batch of it. @default wait for every partition in `until`
-   */
-  readonly from?: ReadonlyMap<number, number>;
   readonly log: (line: string) => void;
   readonly faults?: IngestFaults;
   /** Records per invocation (ESM BatchSize). @default INGEST_BATCH_SIZE or 1000, as deployed (lib/config.ts) */
@@ -129,8 +124,7 @@ export async function runIngestStage(args: IngestStageArgs): Promise<IngestStage
   await poller.start();
   let stats;
   try {
-    const wanted = new Map([...args.until].filter(([partition, end]) => end > (args.from?.get(partition) ?? 0)));
-    stats = await poller.waitUntil(wanted, args.timeoutMs ?? 60 * 60_000);
+    stats = await poller.waitUntil(args.until, args.timeoutMs ?? 60 * 60_000);
   } finally {
     await poller.stop();
   }

@@ -129,6 +129,27 @@ describe('MskPoller', () => {
     expect((await committed(topic)).get(0)).toBe(2);
   });
 
+  it('knows where the group left off: waitUntil returns for a partition an earlier poller finished', async () => {
+    const topic = uniqueName('poller-resume');
+    await createTopic(kit, topic, 2);
+    const first = await produce(kit, topic, [{ partition: 0, value: 'a' }, { partition: 1, value: 'b' }]);
+    const seen: string[] = [];
+    const record = async (event: MSKEvent) => {
+      seen.push(...(values(event) as string[]));
+    };
+    const p1 = poller(topic, record);
+    await p1.waitUntil(first, 30_000);
+    await p1.stop();
+    // Only partition 0 gets something new: the second poller never receives a batch of partition 1.
+    const second = await produce(kit, topic, [{ partition: 0, value: 'c' }]);
+    expect(second.get(1)).toBe(1);
+    const p2 = poller(topic, record);
+    const stats = await p2.waitUntil(second, 15_000);
+    expect(stats.positions.get(1)).toBe(1);
+    expect(stats.recordsHandled).toBe(1);
+    expect(seen.sort()).toEqual(['a', 'b', 'c']);
+  });
+
   it('retries a failing batch with backoff, bisects it on request, and gives up on the poison record alone', async () => {
     const topic = uniqueName('poller-bisect');
     await createTopic(kit, topic, 1);
