@@ -10,7 +10,7 @@
  *
  * Fresh, uniquely named topic, buckets and alias per size; they are deleted afterwards.
  */
-import { execFile } from 'child_process';
+import { execFile, spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import { resolve } from 'path';
 import { generateClicks } from '../local/generator';
@@ -97,6 +97,7 @@ async function benchOne(n: number): Promise<Line[]> {
     let t = Date.now();
     const messages = generateClicks({ count: n, seed: `bench-${n}`, partitions: settings.partitions });
     log(`generated ${n} messages in ${fmt(seconds(t))}`);
+    const wellFormed = messages.filter((m) => !m.kind.startsWith('malformed')).length;
 
     t = Date.now();
     const produced = await produceStage(clients, settings, messages);
@@ -104,7 +105,7 @@ async function benchOne(n: number): Promise<Line[]> {
     log(`produce ${fmt(seconds(t))}`);
 
     t = Date.now();
-    await runIngestStage({ settings, until: produced.after, from: produced.before, log: () => undefined });
+    await runIngestStage({ settings, until: produced.after, log: () => undefined });
     const ingestS = seconds(t);
     t = Date.now();
     const consumed = await consumeOnly(clients, settings, produced.after);
@@ -119,6 +120,8 @@ async function benchOne(n: number): Promise<Line[]> {
     const newKeys = (await listKeys(clients.s3, settings.aggregatesBucket, AGGREGATES_PREFIX)).map((k) => k.key).filter((k) => !before.has(k));
     t = Date.now();
     const rawRows = await sparkReadRaw(settings);
+    // A wrong raw zone (e.g. another run's bucket) would make every figure after the ingest meaningless.
+    if (rawRows !== wellFormed) throw new Error(`the raw zone holds ${rawRows} rows, but ${wellFormed} of the messages are well-formed`);
     lines.push({ stage: 'aggregate', seconds: aggregateS, baseline: 'Spark read + count', baselineSeconds: seconds(t) });
     log(`aggregate ${fmt(aggregateS)} (Spark read + count ${fmt(seconds(t))}); raw zone: ${rawRows} rows; ${newKeys.length} aggregate objects`);
 
@@ -152,7 +155,28 @@ async function benchOne(n: number): Promise<Line[]> {
   }
 }
 
+/**
+ * Several sizes run one after the other, each in a process of its own: the handlers read their
+ * configuration (bucket names) when their module is loaded, so a second size in the same process
+ * would write into the first size's buckets.
+ */
+function runSizesInChildren(): Promise<void> {
+  return SIZES.reduce<Promise<void>>(
+    (previous, n) =>
+      previous.then(
+        () =>
+          new Promise<void>((ok, fail) => {
+            const child = spawn(process.execPath, [...process.execArgv, __filename, String(n)], { stdio: 'inherit', env: process.env });
+            child.on('error', fail);
+            child.on('exit', (code, signal) => (code === 0 ? ok() : fail(new Error(`the ${n}-event run failed (exit code ${code}, signal ${signal})`))));
+          }),
+      ),
+    Promise.resolve(),
+  );
+}
+
 async function main(): Promise<void> {
+  if (SIZES.length > 1) return runSizesInChildren();
   const results: Array<[number, Line[]]> = [];
   for (const n of SIZES) results.push([n, await benchOne(n)]);
   console.log('\nEnd-to-end pipeline on this machine (time per stage; ratio = stage / baseline on the same data)');
