@@ -1,4 +1,4 @@
-import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { PipelineConfig } from './config';
@@ -111,5 +111,73 @@ export class ClickstreamPipelineStack extends Stack {
       runHistoryRetention: config.retention.logRetentionDays,
       removalPolicy: config.removalPolicy,
     });
+
+    this.addOperatorOutputs();
+  }
+
+  /**
+   * The names an operator looks up after `cdk deploy` to act on the pipeline: each one is a
+   * placeholder in docs/deploy.md or a runbook in docs/operations.md. They are declared here, on
+   * the stack, rather than in each stage, so that their output keys are exactly these ids
+   * (`GlueJobName`); an output inside a construct gets the construct path and a hash in its key
+   * (`MonitoringDashboardUrl1A2B3C4D`), which a runbook cannot ask for by name. The raw and
+   * aggregates buckets are the stack's own resources anyway. Values come from the stages' public
+   * fields, so each output references the resource itself (Ref / Fn::GetAtt). No exportName:
+   * nothing imports them, and an export would block changing or replacing the resource.
+   * The dashboard URL and the alarm topic stay in PipelineMonitoring, under their keys.
+   */
+  private addOperatorOutputs(): void {
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+
+    // Source and ingest
+    output('MskClusterArn', this.ingest.clusterArn,
+      'MSK cluster the ingest function consumes (given by mskClusterArn, or created); for aws kafka get-bootstrap-brokers (docs/deploy.md, section 5)');
+    output('KafkaTopic', this.ingest.topic, 'Kafka topic producers write click events to and the ingest function reads');
+    output('IngestFunctionName', this.ingest.ingestFunction.functionName,
+      'Ingest Lambda function: list its event source mapping, invoke it to replay a failed batch (runbook IngestFailedBatches)');
+    output('IngestLogGroupName', this.ingest.ingestFunction.logGroup.logGroupName,
+      'Log group of the ingest function (JSON lines; correlation_id is the batch id)');
+    output('FailedBatchesBucketName', this.ingest.failedBatchesBucket.bucketName,
+      'S3 bucket the ingest on-failure destination writes each batch that failed every retry to, in full; replay from it (runbook IngestFailedBatches)');
+    output('FailedBatchQueueUrl', this.ingest.failedBatchNotifications.queueUrl,
+      'SQS queue with one S3 notification per object in the failed-batches bucket; the IngestFailedBatches alarm watches it');
+
+    // Storage and processing
+    output('RawEventsBucketName', this.rawEventsBucket.bucketName,
+      'S3 bucket of the raw zone: events/dt=YYYY-MM-DD/hr=HH/ and quarantine/dt=YYYY-MM-DD/');
+    output('AggregatesBucketName', this.aggregatesBucket.bucketName,
+      'S3 bucket of the daily aggregates (aggregates/url_country_daily/event_date=YYYY-MM-DD/) and the Glue job state');
+    output('GlueJobName', this.processing.job.ref,
+      'Glue aggregation job: npm run job:start -- --job-name <this> (or GLUE_JOB_NAME=<this>), aws glue start-job-run / get-job-runs --job-name <this>');
+    output('GlueJobOutputLogGroupName', this.processing.outputLogGroup.logGroupName,
+      "Log group of the Glue job script's own log lines and Python tracebacks (stdout, stderr), one stream per run id and driver or executor");
+    output('GlueJobErrorLogGroupName', this.processing.errorLogGroup.logGroupName,
+      'Log group of the Glue job runs\' system and Spark logs, one stream per run id and driver or executor');
+    output('GlueDatabaseName', this.processing.database.ref,
+      'Glue Data Catalog database with the raw_events and url_country_daily tables (partition projection) for Athena');
+    output('AthenaWorkGroupName', this.processing.workGroup.ref,
+      'Athena workgroup for SQL over the raw events and the aggregates (results encrypted and kept by the workgroup)');
+
+    // Serving
+    output('OpenSearchDomainEndpoint', this.searchDomain.domain.domainEndpoint,
+      'VPC endpoint of the OpenSearch domain, without scheme: the host to port-forward to through the analyst bastion (docs/serving.md)');
+    output('OpenSearchDashboardsUrl', `${this.searchDomain.endpointUrl}/_dashboards`,
+      'OpenSearch Dashboards; VPC only: open it through the SSM port forward via the analyst bastion and sign in with the Cognito user (docs/serving.md)');
+    output('AnalystUserPoolId', this.searchDomain.userPool.userPoolId,
+      'Cognito user pool of the analysts who sign in to OpenSearch Dashboards (aws cognito-idp admin-create-user --user-pool-id <this>)');
+    if (this.searchDomain.bastion) {
+      output('AnalystBastionInstanceId', this.searchDomain.bastion.instanceId,
+        'EC2 instance analysts port-forward to OpenSearch Dashboards through (aws ssm start-session --target <this>)');
+    }
+    output('IndexerFunctionName', this.indexing.indexerFunction.functionName,
+      'Indexer Lambda function (aggregate objects to OpenSearch): its event source mapping and logs (runbooks IndexerErrors, IndexerQueueAge)');
+    output('IndexerLogGroupName', this.indexing.indexerFunction.logGroup.logGroupName,
+      'Log group of the indexer (JSON lines; correlation_id is the aggregate object key)');
+    output('IndexerQueueArn', this.indexing.queue.queueArn,
+      'SQS queue of S3 notifications the indexer consumes: the destination of a dead-letter redrive (runbook DeadLetterMessages)');
+    output('IndexerDeadLetterQueueUrl', this.indexing.deadLetterQueue.queueUrl,
+      'Dead-letter queue of the indexer: aggregate objects that could not be indexed; read messages from it (runbook DeadLetterMessages)');
+    output('IndexerDeadLetterQueueArn', this.indexing.deadLetterQueue.queueArn,
+      'Dead-letter queue of the indexer, as the source of aws sqs start-message-move-task (runbook DeadLetterMessages)');
   }
 }
