@@ -1,6 +1,8 @@
 import { CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
+import * as fs from 'fs';
+import * as path from 'path';
 import { pipelineApp } from './pipeline-app';
 
 /**
@@ -72,6 +74,14 @@ describe('the stack outputs what the operator docs name', () => {
 
   test('the monitoring outputs are still there, under their construct keys', () => {
     expect(Object.keys(outputs).filter((k) => /^Monitoring(DashboardUrl|AlarmTopicArn)/.test(k))).toHaveLength(2);
+  });
+
+  test('docs/deploy.md lists every output key', () => {
+    const deployDoc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'deploy.md'), 'utf8');
+    // The stack's own outputs; those of constructs (monitoring, the CDK bastion) end in a hash.
+    const stackKeys = Object.keys(outputs).filter((k) => !/[0-9A-F]{8}$/.test(k));
+    expect(stackKeys).toContain('GlueJobName');
+    expect(stackKeys.filter((k) => !deployDoc.includes(`\`${k}\``))).toEqual([]);
   });
 });
 
