@@ -166,9 +166,11 @@ export class PipelineMonitoring extends Construct {
       this.alarmTopic.addSubscription(new snsSubscriptions.EmailSubscription(props.alarmEmail));
     }
     const notify = new cwActions.SnsAction(this.alarmTopic);
-    const alarm = (alarmId: string, metric: cloudwatch.Metric, options: Omit<cloudwatch.CreateAlarmOptions, 'alarmDescription'> & { description: string }) => {
-      const { description, ...rest } = options;
-      const created = metric.createAlarm(this, alarmId, { alarmDescription: `${description} Runbook: docs/operations.md#${alarmId.toLowerCase()}`, ...rest });
+    // `runbook`: the docs/operations.md section (its heading, lower-cased, is the anchor); by default the alarm's id.
+    const alarm = (alarmId: string, metric: cloudwatch.Metric, options: Omit<cloudwatch.CreateAlarmOptions, 'alarmDescription'> & { description: string; runbook?: string }) => {
+      const { description, runbook, ...rest } = options;
+      const anchor = (runbook ?? alarmId).toLowerCase();
+      const created = metric.createAlarm(this, alarmId, { alarmDescription: `${description} Runbook: docs/operations.md#${anchor}`, ...rest });
       created.addAlarmAction(notify);
       created.addOkAction(notify);
       this.alarms.push(created);
@@ -209,7 +211,8 @@ export class PipelineMonitoring extends Construct {
     });
     props.deadLetterQueues.forEach((dlq, i) => {
       alarm(props.deadLetterQueues.length === 1 ? 'DeadLetterMessages' : `DeadLetterMessages${i + 1}`, this.queueDepth(dlq, fiveMinutes), {
-        description: 'Messages are waiting in a dead-letter queue; inspect and replay them.',
+        description: `Messages are waiting in the dead-letter queue ${dlq.queueName}; inspect and replay them.`,
+        runbook: 'DeadLetterMessages',
         threshold: 1, evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+import { resolve } from 'path';
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -7,7 +9,7 @@ import { PipelineMonitoring, PipelineMonitoringProps } from '../../lib/monitorin
 import { opsTestApp as testApp } from './pipeline-app';
 
 /** A stack with stand-ins for the resources the monitoring watches. */
-function monitoredStack(overrides: Partial<PipelineMonitoringProps> = {}) {
+function monitoredStack(overrides: Partial<PipelineMonitoringProps> = {}, deadLetterQueueCount = 1) {
   const stack = new Stack(testApp(), 'MonitoringTest', { env: { account: '123456789012', region: 'eu-west-1' } });
   const fn = (id: string) => new lambda.Function(stack, id, {
     runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}'),
@@ -17,7 +19,7 @@ function monitoredStack(overrides: Partial<PipelineMonitoringProps> = {}) {
     ingestFailureQueue: new sqs.Queue(stack, 'IngestFailures'),
     indexerFunction: fn('IndexerFn'),
     indexerQueue: new sqs.Queue(stack, 'IndexerQueue'),
-    deadLetterQueues: [new sqs.Queue(stack, 'IndexerDlq')],
+    deadLetterQueues: Array.from({ length: deadLetterQueueCount }, (_, i) => new sqs.Queue(stack, i === 0 ? 'IndexerDlq' : `OtherDlq${i}`)),
     glueJobName: 'aggregate-clicks',
     searchDomain: opensearch.Domain.fromDomainAttributes(stack, 'Domain', {
       domainArn: 'arn:aws:es:eu-west-1:123456789012:domain/clickstream',
@@ -42,7 +44,20 @@ describe('PipelineMonitoring alarms', () => {
     for (const alarm of Object.values(alarms)) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^MonitoringAlarmTopic[0-9A-F]{8}$/) }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: expect.stringMatching(/^MonitoringAlarmTopic[0-9A-F]{8}$/) }]);
-      expect(alarm.Properties.AlarmDescription).toMatch(/Runbook: docs\/operations\.md#/);
+      expect(JSON.stringify(alarm.Properties.AlarmDescription)).toMatch(/Runbook: docs\/operations\.md#/);
+    }
+  });
+
+  test('every runbook link names a section of docs/operations.md, also with several dead-letter queues', () => {
+    const headings = new Set(
+      [...readFileSync(resolve(__dirname, '../../docs/operations.md'), 'utf8').matchAll(/^#{2,4} +(.+)$/gm)]
+        .map((m) => m[1].trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')),
+    );
+    const withTwoQueues = monitoredStack({}, 2).template;
+    for (const t of [template, withTwoQueues]) {
+      const descriptions = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => JSON.stringify(a.Properties.AlarmDescription));
+      const anchors = descriptions.map((d) => /docs\/operations\.md#([\w-]+)/.exec(d)?.[1]);
+      expect(anchors.filter((a) => a === undefined || !headings.has(a))).toEqual([]);
     }
   });
 
