@@ -78,6 +78,7 @@ export class ClickstreamPipelineStack extends Stack {
       sessionGapMinutes: config.processing.sessionGapMinutes,
       workerType: config.processing.workerType,
       numberOfWorkers: config.processing.numberOfWorkers,
+      lookbackDays: config.processing.lookbackDays,
       serverAccessLogsBucket: this.accessLogsBucket,
       logRetention: config.retention.logRetentionDays,
       removalPolicy: config.removalPolicy,

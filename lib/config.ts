@@ -68,6 +68,8 @@ export interface ProcessingSettings {
   readonly workerType: 'G.1X' | 'G.2X' | 'G.4X' | 'G.8X';
   /** Glue workers per run (at least 2: one driver, one executor). */
   readonly numberOfWorkers: number;
+  /** Scheduled runs look for changed input only in the last N days of the raw zone; undefined: all of it. */
+  readonly lookbackDays?: number;
 }
 
 /** The validated, complete settings of one deployment. */
@@ -109,6 +111,7 @@ export const SETTINGS = {
   sessionGapMinutes: 30,
   glueWorkerType: 'G.1X',
   glueNumberOfWorkers: 2,
+  glueLookbackDays: '(none: the whole raw zone)',
   rawEventsTransitionDays: 30,
   rawEventsExpirationDays: '(none: keep)',
   quarantineExpirationDays: 90,
@@ -166,6 +169,7 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
     sessionGapMinutes: reader.integer('sessionGapMinutes', 1, 1440) ?? 30,
     workerType: reader.oneOf('glueWorkerType', ['G.1X', 'G.2X', 'G.4X', 'G.8X'] as const) ?? 'G.1X',
     numberOfWorkers: reader.integer('glueNumberOfWorkers', 2, 299) ?? 2,
+    lookbackDays: reader.integer('glueLookbackDays', 1, 36600),
   };
 
   const retention: RetentionSettings = {

@@ -26,7 +26,7 @@ describe('loadPipelineConfig defaults', () => {
       batchSize: 1000, batchingWindowSeconds: 5, startingPosition: 'TRIM_HORIZON',
     });
     expect(config.vpcId).toBeUndefined();
-    expect(config.processing).toEqual({ schedule: 'cron(15 * * * ? *)', sessionGapMinutes: 30, workerType: 'G.1X', numberOfWorkers: 2 });
+    expect(config.processing).toEqual({ schedule: 'cron(15 * * * ? *)', sessionGapMinutes: 30, workerType: 'G.1X', numberOfWorkers: 2, lookbackDays: undefined });
     expect(config.retention).toEqual({
       rawEventsTransitionDays: 30, rawEventsExpirationDays: undefined, quarantineExpirationDays: 90, logRetentionDays: 30,
     });
@@ -101,6 +101,7 @@ describe('loadPipelineConfig rejects wrong values, naming the setting', () => {
     ['sessionGapMinutes', 0, /sessionGapMinutes: must be a whole number from 1 to 1440/],
     ['glueWorkerType', 'Standard', /glueWorkerType: must be one of "G.1X", "G.2X", "G.4X", "G.8X"/],
     ['glueNumberOfWorkers', 1, /glueNumberOfWorkers: must be a whole number from 2 to 299/],
+    ['glueLookbackDays', 0, /glueLookbackDays: must be a whole number from 1 to 36600/],
     ['rawEventsTransitionDays', 7, /rawEventsTransitionDays: must be a whole number from 30/],
     ['quarantineExpirationDays', 'forever', /quarantineExpirationDays: must be a whole number/],
     ['logRetentionDays', 31, /logRetentionDays: must be one of the CloudWatch Logs retention values/],
