@@ -18,7 +18,7 @@
  */
 import type { MSKEvent } from 'aws-lambda';
 import { gzipSync } from 'zlib';
-import { buildRawObjects, DEFAULT_GZIP_LEVEL } from '../lambdas/ingest/core';
+import { buildRawObjects } from '../lambdas/ingest/core';
 import { mskEvent, realisticBatch } from '../test/ingest/fixtures';
 
 const RECORDS = Number(process.argv[2] ?? 10_000);
@@ -34,8 +34,8 @@ function baseline(values: readonly Buffer[], joined: Buffer): number {
   return parsedFields + gzipSync(joined).length;
 }
 
-function core(event: MSKEvent, gzipLevel: number): number {
-  const result = buildRawObjects(event, { now: () => 0, gzipLevel });
+function core(event: MSKEvent): number {
+  const result = buildRawObjects(event, { now: () => 0 });
   if (result.recordsIn !== RECORDS) throw new Error(`core saw ${result.recordsIn} records, expected ${RECORDS}`);
   return result.objects.reduce((n, o) => n + o.body.length, 0);
 }
@@ -70,14 +70,14 @@ function main(): void {
   }
 
   let sink = 0;
-  for (let i = 0; i < WARMUP_ROUNDS; i++) sink += baseline(valueBytes, joined) + core(event, DEFAULT_GZIP_LEVEL);
+  for (let i = 0; i < WARMUP_ROUNDS; i++) sink += baseline(valueBytes, joined) + core(event);
   const base: Timing[] = [];
   const ours: Timing[] = [];
   const cpuRatios: number[] = [];
   const wallRatios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const b = timed(() => baseline(valueBytes, joined));
-    const c = timed(() => core(event, DEFAULT_GZIP_LEVEL));
+    const c = timed(() => core(event));
     sink += b.produced + c.produced;
     base.push(b);
     ours.push(c);

@@ -32,8 +32,6 @@ import { ConfigResourceTypes, Kafka, logLevel, type Admin, type Consumer, type E
 import { dirname, resolve } from 'path';
 import { localLambdaContext } from './lambda-context';
 
-export { localLambdaContext };
-
 /** A handler as Lambda calls it. */
 export type MskHandler = (event: MSKEvent, context: Context) => Promise<unknown>;
 

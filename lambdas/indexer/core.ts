@@ -488,16 +488,17 @@ export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<
     }
   });
 
-  const cleanup = await cleanUpAfter(deps, outcomesOf.flat());
+  const allOutcomes = outcomesOf.flat();
+  const cleanup = await cleanUpAfter(deps, allOutcomes);
   for (const [date, error] of cleanup.failed) {
-    const ofDate = outcomesOf.flat().filter((outcome) => outcome.status === 'indexed' && outcome.eventDate === date);
+    const ofDate = allOutcomes.filter((outcome) => outcome.status === 'indexed' && outcome.eventDate === date);
     withCorrelationId(logger, joinCorrelationIds(ofDate.map(objectCorrelationId))).error(
       'removing older computations failed; the messages of the date will be retried',
       { eventDate: date, error: describeError(error) },
     );
   }
   const attributed = new Set<string>();
-  const outcomes = outcomesOf.map((list, index) =>
+  const outcomes = outcomesOf.flatMap((list, index) =>
     list.map((outcome) => {
       if (outcome.status !== 'indexed' || outcome.eventDate === undefined) return outcome;
       if (cleanup.failed.has(outcome.eventDate)) {
@@ -511,7 +512,7 @@ export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<
     }),
   );
 
-  for (const outcome of outcomes.flat()) {
+  for (const outcome of outcomes) {
     countOutcome(deps.telemetry, outcome);
     const { failures, ...summary } = outcome;
     const objectLogger = withCorrelationId(logger, objectCorrelationId(outcome));
@@ -521,6 +522,6 @@ export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<
   if (failedMessages.size > 0) deps.telemetry.count('MessagesFailed', failedMessages.size);
   return {
     batchItemFailures: event.Records.filter((_, index) => failedMessages.has(index)).map((record) => ({ itemIdentifier: record.messageId })),
-    outcomes: outcomes.flat(),
+    outcomes,
   };
 }

@@ -3,7 +3,6 @@
  * row is validated, and the document id and version of a row.
  */
 import * as crypto from 'crypto';
-import { createHash } from 'crypto';
 
 /** Where the aggregation job writes, below the aggregates bucket (SPEC section 3). */
 export const DEFAULT_AGGREGATES_PREFIX = 'aggregates/url_country_daily/';
@@ -155,7 +154,7 @@ export function parseAggregateRow(line: string, expectedDate: string): RowResult
 export function documentId(eventDate: string, pageUrl: string, country: string): string {
   const canonical = JSON.stringify([eventDate, pageUrl, country]);
   // One-shot hashing (Node >= 20.12) is several times cheaper than a Hash object per document.
-  return oneShotHash ? oneShotHash('sha256', canonical, 'hex') : createHash('sha256').update(canonical).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', canonical, 'hex') : crypto.createHash('sha256').update(canonical).digest('hex');
 }
 
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;

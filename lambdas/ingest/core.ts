@@ -15,7 +15,8 @@ import { formatIsoMillis, MAX_TIME_MS } from './timestamp';
 
 export type RawObjectKind = 'events' | 'quarantine';
 
-/** gzip level of the raw objects: zlib's default (lower levels gained little here, docs/ingest.md). */
+/** gzip level of the raw objects: zlib's default. Lower levels are faster but make the raw zone,
+ *  kept and re-read, larger for ever (the decision and its arithmetic: docs/ingest.md §7). */
 export const DEFAULT_GZIP_LEVEL = 6;
 
 /** One object to write to the raw bucket. */
