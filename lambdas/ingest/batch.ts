@@ -12,7 +12,7 @@
  *   QUARANTINE_PREFIX   default `quarantine/`
  *   S3_ENDPOINT         optional, the local S3 server (path-style addressing)
  *   WRITE_CONCURRENCY   PutObject calls in flight, default 8
- *   GZIP_LEVEL          1..9, default 6 (DEFAULT_GZIP_LEVEL in core.ts)
+ *   GZIP_LEVEL          1..9, default 3 (DEFAULT_GZIP_LEVEL in core.ts)
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';

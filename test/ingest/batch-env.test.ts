@@ -7,10 +7,10 @@ describe('ingest function environment', () => {
   it('reads the bucket, prefixes and tuning knobs, with defaults', () => {
     const deps = dependenciesFromEnv({ ...base });
     expect(deps.bucket).toBe('raw');
-    expect(deps.core).toMatchObject({ eventsPrefix: 'events/', quarantinePrefix: 'quarantine/', gzipLevel: 6 });
+    expect(deps.core).toMatchObject({ eventsPrefix: 'events/', quarantinePrefix: 'quarantine/', gzipLevel: 3 });
     expect(deps.writeConcurrency).toBe(8);
-    const tuned = dependenciesFromEnv({ ...base, RAW_EVENTS_PREFIX: 'ev/', QUARANTINE_PREFIX: 'q/', GZIP_LEVEL: '3', WRITE_CONCURRENCY: '16' });
-    expect(tuned.core).toMatchObject({ eventsPrefix: 'ev/', quarantinePrefix: 'q/', gzipLevel: 3 });
+    const tuned = dependenciesFromEnv({ ...base, RAW_EVENTS_PREFIX: 'ev/', QUARANTINE_PREFIX: 'q/', GZIP_LEVEL: '6', WRITE_CONCURRENCY: '16' });
+    expect(tuned.core).toMatchObject({ eventsPrefix: 'ev/', quarantinePrefix: 'q/', gzipLevel: 6 });
     expect(tuned.writeConcurrency).toBe(16);
   });
 
