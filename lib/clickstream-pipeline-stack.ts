@@ -158,12 +158,16 @@ export class ClickstreamPipelineStack extends Stack {
       'Glue Data Catalog database with the raw_events and url_country_daily tables (partition projection) for Athena');
     output('AthenaWorkGroupName', this.processing.workGroup.ref,
       'Athena workgroup for SQL over the raw events and the aggregates (results encrypted and kept by the workgroup)');
+    output('AccessLogsBucketName', this.accessLogsBucket.bucketName,
+      'S3 bucket of the server access logs of the other buckets; retained in prod: delete it by hand after a teardown (docs/deploy.md, section 9)');
 
     // Serving
     output('OpenSearchDomainEndpoint', this.searchDomain.domain.domainEndpoint,
       'VPC endpoint of the OpenSearch domain, without scheme: the host to port-forward to through the analyst bastion (docs/serving.md)');
     output('OpenSearchDashboardsUrl', `${this.searchDomain.endpointUrl}/_dashboards`,
       'OpenSearch Dashboards; VPC only: open it through the SSM port forward via the analyst bastion and sign in with the Cognito user (docs/serving.md)');
+    output('OpenSearchDomainName', this.searchDomain.domain.domainName,
+      'Name of the OpenSearch domain (aws opensearch describe-domain / delete-domain --domain-name <this>); retained in prod');
     output('AnalystUserPoolId', this.searchDomain.userPool.userPoolId,
       'Cognito user pool of the analysts who sign in to OpenSearch Dashboards (aws cognito-idp admin-create-user --user-pool-id <this>)');
     if (this.searchDomain.bastion) {
@@ -180,5 +184,9 @@ export class ClickstreamPipelineStack extends Stack {
       'Dead-letter queue of the indexer: aggregate objects that could not be indexed; read messages from it (runbook DeadLetterMessages)');
     output('IndexerDeadLetterQueueArn', this.indexing.deadLetterQueue.queueArn,
       'Dead-letter queue of the indexer, as the source of aws sqs start-message-move-task (runbook DeadLetterMessages)');
+
+    // Operations
+    output('AlarmTopicKeyId', this.monitoring.alarmTopicKey.keyId,
+      'KMS key of the alarm topic; retained in prod: schedule its deletion by hand after a teardown (docs/deploy.md, section 9)');
   }
 }

@@ -43,12 +43,14 @@ describe('the stack outputs what the operator docs name', () => {
     expectOutput('GlueJobErrorLogGroupName', ref(stack.processing.errorLogGroup));
     expectOutput('GlueDatabaseName', ref(stack.processing.database));
     expectOutput('AthenaWorkGroupName', ref(stack.processing.workGroup));
+    expectOutput('AccessLogsBucketName', ref(stack.accessLogsBucket));
   });
 
   test('serving: the domain endpoint, the Dashboards URL, the analysts pool and bastion, the indexer, its queue and dead-letter queue', () => {
     const endpoint = getAtt(stack.searchDomain.domain, 'DomainEndpoint');
     expectOutput('OpenSearchDomainEndpoint', endpoint);
     expectOutput('OpenSearchDashboardsUrl', { 'Fn::Join': ['', ['https://', endpoint, '/_dashboards']] });
+    expectOutput('OpenSearchDomainName', ref(stack.searchDomain.domain));
     expectOutput('AnalystUserPoolId', ref(stack.searchDomain.userPool));
     expectOutput('AnalystBastionInstanceId', ref(stack.searchDomain.bastion!.instance));
     expectOutput('IndexerFunctionName', ref(stack.indexing.indexerFunction));
@@ -56,6 +58,10 @@ describe('the stack outputs what the operator docs name', () => {
     expectOutput('IndexerQueueArn', getAtt(stack.indexing.queue, 'Arn'));
     expectOutput('IndexerDeadLetterQueueUrl', ref(stack.indexing.deadLetterQueue));
     expectOutput('IndexerDeadLetterQueueArn', getAtt(stack.indexing.deadLetterQueue, 'Arn'));
+  });
+
+  test('operations: the alarm topic\'s key, which prod retains after a teardown', () => {
+    expectOutput('AlarmTopicKeyId', ref(stack.monitoring.alarmTopicKey));
   });
 
   test('the log group outputs are the functions\' own log groups: no LogRetention custom resource appears', () => {
