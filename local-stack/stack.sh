@@ -53,11 +53,12 @@ cmd_install() {
   mkdir -p "$LOCAL_STACK_HOME/logs"
   # pip (network + unpacking pyspark) and Maven (network) overlap: the venv installs in the
   # background while the Maven downloads run one after another (they share one local repository).
-  if wants s3 || wants spark; then
+  if wants spark; then
     bash "$STACK_DIR/venv.sh" >"$venv_log" 2>&1 &
     venv_pid=$!
   fi
   if wants kafka; then bash "$STACK_DIR/kafka/install.sh"; fi
+  if wants s3; then bash "$STACK_DIR/s3/install.sh"; fi
   if wants spark; then bash "$STACK_DIR/spark/install.sh" --jars; fi
   if wants opensearch; then bash "$STACK_DIR/opensearch/install.sh"; fi
   if [ -n "$venv_pid" ]; then
@@ -115,7 +116,7 @@ engine_orphans() {
   local pattern
   case "$1" in
     kafka) pattern="kafka\\.Kafka $LOCAL_STACK_HOME/" ;;
-    s3) pattern="$VENV/bin/moto_server" ;;
+    s3) pattern="$LOCAL_STACK_HOME/cache/s3proxy/s3proxy-.*\\.jar" ;;
     opensearch) pattern="$LOCAL_STACK_HOME/.*LocalOpenSearch|LocalOpenSearch.*$LOCAL_STACK_HOME/" ;;
     *) return 0 ;;
   esac

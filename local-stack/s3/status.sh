@@ -5,11 +5,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 source "$REPO_ROOT/local-stack/s3/s3-env.sh"
 
 if pid="$(stack_running_pid s3)"; then
-  echo "s3: running (pid $pid) at $S3_ENDPOINT, moto $(s3_version), data in memory"
+  echo "s3: running (pid $pid) at $S3_ENDPOINT, $(s3_version), data in memory"
   exit 0
 fi
 if s3_installed; then
-  echo "s3: stopped (installed: moto $(s3_version))"
+  echo "s3: stopped (installed: $(s3_version))"
 else
   echo "s3: stopped (not installed)"
 fi

@@ -1,12 +1,12 @@
 /**
- * The local S3 server (local-stack/s3: moto in server mode) answers the calls the pipeline makes
+ * The local S3 server (local-stack/s3: s3proxy, in-memory blob store) answers the calls the pipeline makes
  * with @aws-sdk/client-s3 through path-style addressing: bucket creation, put, list with prefix
- * and pagination, get (bytes unchanged, metadata kept), batch delete.
+ * and pagination, get (bytes unchanged, metadata kept), batch delete; and it checks signatures.
  * When the server cannot start, beforeAll throws and every test here fails.
  */
-import { DeleteBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { gunzipSync, gzipSync } from 'zlib';
-import { ENGINE_START_TIMEOUT_MS, createBucket, emptyBucket, ensureEngines, s3Client, uniqueName } from '../support/engines';
+import { ENGINE_START_TIMEOUT_MS, createBucket, emptyBucket, ensureEngines, s3Client, stackEnv, uniqueName } from '../support/engines';
 
 const buckets: string[] = [];
 
@@ -81,5 +81,16 @@ describe('local S3 engine', () => {
     const bucket = await newBucket();
     await expect(createBucket(bucket)).resolves.toBeUndefined();
     await expect(s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: 'absent' }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  it('checks signatures: a request signed with the wrong secret or an unknown key is refused, as S3 would', async () => {
+    const bucket = await newBucket();
+    const env = stackEnv();
+    const clientWith = (accessKeyId: string, secretAccessKey: string) =>
+      new S3Client({ endpoint: env.S3_ENDPOINT, region: env.AWS_REGION, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId, secretAccessKey } });
+    const put = (client: S3Client) => client.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    await expect(put(clientWith(env.AWS_ACCESS_KEY_ID, `${env.AWS_SECRET_ACCESS_KEY}-wrong`))).rejects.toMatchObject({ name: 'SignatureDoesNotMatch' });
+    await expect(put(clientWith('AKIDUNKNOWN', env.AWS_SECRET_ACCESS_KEY))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    await expect(s3Client().send(new ListObjectsV2Command({ Bucket: bucket }))).resolves.toMatchObject({ KeyCount: 0 });
   });
 });

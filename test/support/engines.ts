@@ -33,7 +33,7 @@ export interface LocalEndpoints {
   openSearchEndpoint: string;
   /** AWS_REGION of the local stack. */
   region: string;
-  /** The venv's Python (pyspark, boto3, pytest, moto). */
+  /** The venv's Python (pyspark, boto3, pytest, cfn-lint). */
   python: string;
   /** local-stack/spark/submit.sh: an executable that runs `SCRIPT.py [ARGS...]` on local Spark with s3a set up. */
   sparkSubmit: string;
