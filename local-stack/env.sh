@@ -226,5 +226,23 @@ stack_lock() {
     stack_die "waited ${wait_s}s for $LOCAL_STACK_HOME/run/$name.lock: another local-stack script still holds it"
 }
 
+# Runs Maven for engine $1's install with the rest as arguments: batch mode, on the stack's Java 17,
+# into the stack's own local repository (cache/m2). Its output goes to logs/<engine>-install.log
+# and is shown only when it fails; a failure stops the calling script with a clear message.
+# The goal that copies one artifact (group:artifact:version[:type[:classifier]]) without a project.
+MAVEN_DEPENDENCY_COPY="org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy"
+
+stack_maven() {
+  local engine="$1" log
+  shift
+  command -v mvn >/dev/null 2>&1 || stack_die "mvn (Maven) not found: install Maven 3 (apt-get install maven)"
+  log="$LOCAL_STACK_HOME/logs/$engine-install.log"
+  mkdir -p "$LOCAL_STACK_HOME/logs"
+  if ! JAVA_HOME="$JAVA_HOME" mvn -B -Dstyle.color=never -Dmaven.repo.local="$LOCAL_STACK_HOME/cache/m2" "$@" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    stack_die "$engine: Maven could not fetch what it needs (is Maven Central reachable?); full output in $log"
+  fi
+}
+
 # Hash of files, for "installed already?" stamps.
 stack_hash() { cat "$@" | sha256sum | cut -d' ' -f1; }

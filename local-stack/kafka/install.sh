@@ -11,19 +11,12 @@ if kafka_installed; then
   exit 0
 fi
 stack_require_java17
-command -v mvn >/dev/null 2>&1 || stack_die "mvn (Maven) not found; install it (apt-get install maven)"
 
 stack_log "kafka: fetching jars with Maven into $KAFKA_LIB"
 rm -rf "$KAFKA_LIB"
 mkdir -p "$KAFKA_LIB"
-mvn_log="$LOCAL_STACK_HOME/logs/kafka-install.log"
-mkdir -p "$(dirname "$mvn_log")"
-if ! mvn -B -q -f "$KAFKA_SRC/pom.xml" \
-  -Dmaven.repo.local="$LOCAL_STACK_HOME/cache/m2" \
-  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIB" >"$mvn_log" 2>&1; then
-  tail -n 30 "$mvn_log" >&2
-  stack_die "kafka: Maven could not fetch the jars (is Maven Central reachable?); full output in $mvn_log"
-fi
+stack_maven kafka -q -f "$KAFKA_SRC/pom.xml" \
+  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIB"
 ls "$KAFKA_LIB"/kafka_2.13-*.jar >/dev/null 2>&1 || stack_die "kafka: Maven finished but kafka_2.13 jar is missing in $KAFKA_LIB"
 stack_hash "$KAFKA_SRC/pom.xml" >"$KAFKA_INSTALL_STAMP"
 stack_log "kafka: installed $(kafka_version)"

@@ -6,7 +6,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 stack_require_java17
-command -v mvn >/dev/null 2>&1 || stack_die "mvn not found: install Maven 3 (apt-get install maven)"
 
 stamp="$OPENSEARCH_CACHE/install.stamp"
 source_file="$OPENSEARCH_DIR/src/main/java/clickstream/localstack/LocalOpenSearch.java"
@@ -23,17 +22,9 @@ stack_log "opensearch: fetching jars with Maven into $LOCAL_STACK_HOME/cache/m2"
 rm -f "$stamp"
 rm -rf "$OPENSEARCH_CACHE/lib" "$OPENSEARCH_CACHE/classes"
 mkdir -p "$OPENSEARCH_CACHE/lib" "$OPENSEARCH_CACHE/classes"
-# Maven runs on the same Java 17; its output goes to a log that is shown only when it fails. A
-# failure leaves no stamp, so the next run carries on from what the local repository already holds.
-mkdir -p "$LOCAL_STACK_HOME/logs"
-mvn_log="$LOCAL_STACK_HOME/logs/opensearch-install.log"
-if ! JAVA_HOME="$JAVA_HOME" mvn -B -Dstyle.color=never -f "$OPENSEARCH_DIR/pom.xml" \
-  -Dmaven.repo.local="$LOCAL_STACK_HOME/cache/m2" \
-  dependency:copy-dependencies \
-  -DoutputDirectory="$OPENSEARCH_CACHE/lib" -DincludeScope=runtime >"$mvn_log" 2>&1; then
-  tail -n 40 "$mvn_log" >&2
-  stack_die "opensearch: Maven could not fetch the jars (is Maven Central reachable?); full output in $mvn_log"
-fi
+# A failure leaves no stamp, so the next run carries on from what the local repository already holds.
+stack_maven opensearch -f "$OPENSEARCH_DIR/pom.xml" dependency:copy-dependencies \
+  -DoutputDirectory="$OPENSEARCH_CACHE/lib" -DincludeScope=runtime
 
 stack_log "opensearch: compiling the launcher"
 "$JAVA_HOME/bin/javac" -encoding UTF-8 --release 17 -Xlint:all -Werror \

@@ -14,19 +14,12 @@ fetch_jars() {
     echo "spark: jars present ($SPARK_JARS_DIR)"
     return 0
   fi
-  command -v mvn >/dev/null 2>&1 || stack_die "mvn (Maven) not found; install it (apt-get install maven)"
   stack_log "spark: fetching hadoop-aws $HADOOP_AWS_VERSION and aws-java-sdk-bundle $AWS_SDK_BUNDLE_VERSION into $SPARK_JARS_DIR"
-  mkdir -p "$SPARK_JARS_DIR" "$LOCAL_STACK_HOME/logs"
-  local mvn_log="$LOCAL_STACK_HOME/logs/spark-install.log" artifact
-  : >"$mvn_log"
+  mkdir -p "$SPARK_JARS_DIR"
+  local artifact
   for artifact in "org.apache.hadoop:hadoop-aws:$HADOOP_AWS_VERSION" "com.amazonaws:aws-java-sdk-bundle:$AWS_SDK_BUNDLE_VERSION"; do
     # Not transitive: everything else hadoop-aws needs is already in pyspark's jars.
-    if ! mvn -B -q -Dmaven.repo.local="$LOCAL_STACK_HOME/cache/m2" \
-      org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
-      -Dartifact="$artifact" -DoutputDirectory="$SPARK_JARS_DIR" >>"$mvn_log" 2>&1; then
-      tail -n 30 "$mvn_log" >&2
-      stack_die "spark: Maven could not fetch $artifact; full output in $mvn_log"
-    fi
+    stack_maven spark -q "$MAVEN_DEPENDENCY_COPY" -Dartifact="$artifact" -DoutputDirectory="$SPARK_JARS_DIR"
   done
   spark_jars_present || stack_die "spark: Maven finished but a jar of SPARK_JARS is missing: $SPARK_JARS"
 }
