@@ -40,6 +40,15 @@ export OPENSEARCH_PORT="${OPENSEARCH_PORT:-9200}"
 export OPENSEARCH_TRANSPORT_PORT="${OPENSEARCH_TRANSPORT_PORT:-9300}"
 export OPENSEARCH_ENDPOINT="${OPENSEARCH_ENDPOINT:-http://127.0.0.1:$OPENSEARCH_PORT}"
 
+# The security-enabled OpenSearch 2.19.4 node, for the fine-grained access control tests only
+# (local-stack/opensearch-secure/; started on request, never by a plain `stack.sh up`).
+# Basic auth over plain HTTP on 127.0.0.1; TLS on the transport layer. Test-only credentials.
+export OPENSEARCH_SECURE_PORT="${OPENSEARCH_SECURE_PORT:-9250}"
+export OPENSEARCH_SECURE_TRANSPORT_PORT="${OPENSEARCH_SECURE_TRANSPORT_PORT:-9350}"
+export OPENSEARCH_SECURE_ENDPOINT="${OPENSEARCH_SECURE_ENDPOINT:-http://127.0.0.1:$OPENSEARCH_SECURE_PORT}"
+export OPENSEARCH_SECURE_ADMIN_USER="${OPENSEARCH_SECURE_ADMIN_USER:-admin}"
+export OPENSEARCH_SECURE_ADMIN_PASSWORD="${OPENSEARCH_SECURE_ADMIN_PASSWORD:-Local-Stack-Admin-2026!}"
+
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"

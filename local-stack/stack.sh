@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The local engines of the clickstream pipeline, real ones, no Docker:
 #   bash local-stack/stack.sh install|up|down|status [engine...]
-# engines: kafka s3 opensearch spark (default: all).
+# engines: kafka s3 opensearch spark (default: these four), and opensearch-secure, the
+# security-enabled test node, which starts only when named (the FGAC tests ask for it); a plain
+# `down` stops it too.
 #   install  fetch what is missing (venv, Maven jars); a second run is a quick no-op
 #   up       install if needed, then start; an engine already running is left alone
 #   down     stop the engines; no engine process is left behind
@@ -11,10 +13,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 STACK_DIR="$REPO_ROOT/local-stack"
 
-ALL_ENGINES=(kafka s3 opensearch spark)
+ALL_ENGINES=(kafka s3 opensearch opensearch-secure spark)
+# What a command without engine names means: install/up/status leave the test-only secured node
+# out (`npm run local` has no use for it); down stops everything, so nothing is left behind.
+DEFAULT_ENGINES=(kafka s3 opensearch spark)
 
 usage() {
-  echo "usage: $0 install|up|down|status [kafka|s3|opensearch|spark ...]" >&2
+  echo "usage: $0 install|up|down|status [kafka|s3|opensearch|opensearch-secure|spark ...]" >&2
   exit 2
 }
 
@@ -24,7 +29,9 @@ case "$command" in install|up|down|status) ;; *) usage ;; esac
 
 # Requested engines, validated, in the canonical order (Kafka first, Spark last).
 requested=("$@")
-[ ${#requested[@]} -gt 0 ] || requested=("${ALL_ENGINES[@]}")
+if [ ${#requested[@]} -eq 0 ]; then
+  if [ "$command" = down ]; then requested=("${ALL_ENGINES[@]}"); else requested=("${DEFAULT_ENGINES[@]}"); fi
+fi
 for engine in "${requested[@]}"; do
   case " ${ALL_ENGINES[*]} " in *" $engine "*) ;; *) echo "unknown engine: $engine" >&2; usage ;; esac
 done
@@ -61,6 +68,7 @@ cmd_install() {
   if wants s3; then bash "$STACK_DIR/s3/install.sh"; fi
   if wants spark; then bash "$STACK_DIR/spark/install.sh" --jars; fi
   if wants opensearch; then bash "$STACK_DIR/opensearch/install.sh"; fi
+  if wants opensearch-secure; then bash "$STACK_DIR/opensearch-secure/install.sh"; fi
   if [ -n "$venv_pid" ]; then
     if ! wait "$venv_pid"; then
       tail -n 40 "$venv_log" >&2
@@ -77,6 +85,7 @@ print_endpoints() {
   if wants kafka; then echo "  KAFKA_BROKERS=$KAFKA_BROKERS"; fi
   if wants s3; then echo "  S3_ENDPOINT=$S3_ENDPOINT  (AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID, path-style, data in memory)"; fi
   if wants opensearch; then echo "  OPENSEARCH_ENDPOINT=$OPENSEARCH_ENDPOINT"; fi
+  if wants opensearch-secure; then echo "  OPENSEARCH_SECURE_ENDPOINT=$OPENSEARCH_SECURE_ENDPOINT  (basic auth, OPENSEARCH_SECURE_ADMIN_USER=$OPENSEARCH_SECURE_ADMIN_USER)"; fi
   if wants spark; then echo "  spark: bash local-stack/spark/submit.sh SCRIPT.py  (python: $VENV/bin/python)"; fi
 }
 
@@ -91,6 +100,7 @@ cmd_up() {
       kafka) for var in KAFKA_PORT KAFKA_CONTROLLER_PORT; do stack_require_free_port "$var"; done ;;
       s3) stack_require_free_port S3_PORT ;;
       opensearch) for var in OPENSEARCH_PORT OPENSEARCH_TRANSPORT_PORT; do stack_require_free_port "$var"; done ;;
+      opensearch-secure) for var in OPENSEARCH_SECURE_PORT OPENSEARCH_SECURE_TRANSPORT_PORT; do stack_require_free_port "$var"; done ;;
     esac
   done
   # The engines start side by side (most of a start is waiting for a JVM to come up); each one's
@@ -118,14 +128,22 @@ engine_orphans() {
     kafka) pattern="kafka\\.Kafka $LOCAL_STACK_HOME/" ;;
     s3) pattern="$LOCAL_STACK_HOME/cache/s3proxy/s3proxy-.*\\.jar" ;;
     opensearch) pattern="$LOCAL_STACK_HOME/.*LocalOpenSearch|LocalOpenSearch.*$LOCAL_STACK_HOME/" ;;
+    opensearch-secure) pattern="LocalOpenSearch .*-Epath.home=$LOCAL_STACK_HOME/data/opensearch-secure( |$)" ;;
     *) return 0 ;;
   esac
-  pgrep -f -- "$pattern" || true
+  local pid
+  for pid in $(pgrep -f -- "$pattern" || true); do
+    # Both nodes run the same launcher class: the main node's pattern must not take the secured one.
+    if [ "$1" = opensearch ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-Epath.home=$LOCAL_STACK_HOME/data/opensearch-secure"; then
+      continue
+    fi
+    echo "$pid"
+  done
 }
 
 cmd_down() {
   local engine pid
-  for engine in spark opensearch s3 kafka; do
+  for engine in spark opensearch-secure opensearch s3 kafka; do
     wants "$engine" || continue
     bash "$STACK_DIR/$engine/stop.sh"
     for pid in $(engine_orphans "$engine"); do
@@ -133,7 +151,7 @@ cmd_down() {
       kill -TERM "$pid" 2>/dev/null || true
     done
   done
-  for engine in opensearch s3 kafka; do
+  for engine in opensearch-secure opensearch s3 kafka; do
     wants "$engine" || continue
     for _ in $(seq 1 100); do
       [ -z "$(engine_orphans "$engine")" ] && break
@@ -152,8 +170,8 @@ cmd_status() {
   for engine in "${engines[@]+"${engines[@]}"}"; do
     line="$(bash "$STACK_DIR/$engine/status.sh" 2>&1)" || rc=3
     echo "$line"
-    # The OpenSearch status script exits 0 when stopped too: judge it by its line.
-    if [ "$engine" = opensearch ] && ! grep -q '^opensearch: running' <<<"$line"; then rc=3; fi
+    # The OpenSearch status scripts exit 0 when stopped too: judge them by their line.
+    if [[ "$engine" = opensearch* ]] && ! grep -q "^$engine: running" <<<"$line"; then rc=3; fi
   done
   return $rc
 }

@@ -22,7 +22,7 @@ import {
 import { execFile, execFileSync } from 'child_process';
 import * as path from 'path';
 
-export type Engine = 'kafka' | 's3' | 'opensearch' | 'spark';
+export type Engine = 'kafka' | 's3' | 'opensearch' | 'opensearch-secure' | 'spark';
 
 export interface LocalEndpoints {
   /** Kafka bootstrap servers, e.g. ['127.0.0.1:9092'] (KAFKA_BROKERS). */
@@ -31,6 +31,9 @@ export interface LocalEndpoints {
   s3Endpoint: string;
   /** The local OpenSearch node, plain http, unsigned (OPENSEARCH_ENDPOINT). */
   openSearchEndpoint: string;
+  /** The security-enabled test node (OpenSearch 2.19.4 + security plugin), plain http with basic
+   *  auth (OPENSEARCH_SECURE_ENDPOINT); started only by tests that ask for 'opensearch-secure'. */
+  openSearchSecure: { endpoint: string; adminUser: string; adminPassword: string };
   /** AWS_REGION of the local stack. */
   region: string;
   /** The venv's Python (pyspark, boto3, pytest, cfn-lint). */
@@ -79,6 +82,11 @@ export function localEndpoints(): LocalEndpoints {
     kafkaBrokers: required(env, 'KAFKA_BROKERS').split(',').map((broker) => broker.trim()).filter(Boolean),
     s3Endpoint: required(env, 'S3_ENDPOINT'),
     openSearchEndpoint: required(env, 'OPENSEARCH_ENDPOINT'),
+    openSearchSecure: {
+      endpoint: required(env, 'OPENSEARCH_SECURE_ENDPOINT'),
+      adminUser: required(env, 'OPENSEARCH_SECURE_ADMIN_USER'),
+      adminPassword: required(env, 'OPENSEARCH_SECURE_ADMIN_PASSWORD'),
+    },
     region: required(env, 'AWS_REGION'),
     python: path.join(required(env, 'VENV'), 'bin', 'python'),
     sparkSubmit: path.join(repoRoot, 'local-stack', 'spark', 'submit.sh'),

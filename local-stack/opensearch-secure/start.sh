@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Starts the security-enabled test node in the background and waits until the admin user gets a
+# yellow cluster health (i.e. the security index is initialised).
+#   - already running and healthy: says so and exits 0 (nothing is restarted);
+#   - a port taken by another process: a clear error naming the port and its variable, exit 1;
+#   - not ready within OPENSEARCH_SECURE_START_TIMEOUT seconds (default 180): log tail, node stopped, exit 1.
+# Every start begins with an empty data folder: the security index is created again from
+# config/opensearch-security/*.yml, so a test never meets users or roles of an earlier run.
+# Environment: OPENSEARCH_SECURE_PORT (9250), OPENSEARCH_SECURE_TRANSPORT_PORT (9350),
+# OPENSEARCH_SECURE_ADMIN_USER/_PASSWORD, OPENSEARCH_SECURE_HEAP (512m), OPENSEARCH_SECURE_JAVA_OPTS.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+timeout_s="${OPENSEARCH_SECURE_START_TIMEOUT:-180}"
+
+mkdir -p "$LOCAL_STACK_HOME/run"
+exec 9>"$LOCAL_STACK_HOME/run/opensearch-secure.start.lock"
+flock -w $((timeout_s + 60)) 9 || stack_die "another opensearch-secure start.sh still holds $LOCAL_STACK_HOME/run/opensearch-secure.start.lock"
+
+if pid="$(opensearch_secure_pid)"; then
+  if ! opensearch_secure_healthy; then
+    stack_log "opensearch-secure: pid $pid is up but not answering yet; waiting up to ${timeout_s}s"
+    stack_wait_ready opensearch-secure "$timeout_s" opensearch_secure_healthy || exit 1
+  fi
+  echo "opensearch-secure already running (pid $pid) at $OPENSEARCH_SECURE_LOCAL_URL"
+  exit 0
+fi
+rm -f "$(stack_pid_file opensearch-secure)"
+
+stack_require_free_port OPENSEARCH_SECURE_PORT
+stack_require_free_port OPENSEARCH_SECURE_TRANSPORT_PORT
+
+bash "$OPENSEARCH_SECURE_DIR/install.sh" >/dev/null
+
+cache="$OPENSEARCH_SECURE_CACHE"
+home="$OPENSEARCH_SECURE_NODE_HOME"
+rm -rf "$home/data" "$home/config" "$home/tmp"
+mkdir -p "$home/config/opensearch-security" "$home/data" "$home/logs" "$home/tmp"
+# The plugin folder lives in the cache; path.home/plugins points at it.
+ln -sfn "$cache/plugins" "$home/plugins"
+cp "$OPENSEARCH_SECURE_DIR/../opensearch/config/log4j2.properties" "$home/config/log4j2.properties"
+cp "$cache/certs/root-ca.pem" "$cache/certs/node.pem" "$cache/certs/node-key.pem" "$home/config/"
+
+# Security configuration: the plugin's defaults, then ours on top (config.yml, roles_mapping.yml,
+# internal_users.yml with the admin's bcrypt hash).
+cp "$cache/security-config"/*.yml "$home/config/opensearch-security/"
+cp "$OPENSEARCH_SECURE_DIR/config/opensearch-security"/*.yml "$home/config/opensearch-security/"
+# The hash costs a JVM start (~1 s); it is kept per password.
+hash_file="$cache/admin-hash.$(printf '%s' "$OPENSEARCH_SECURE_ADMIN_PASSWORD" | sha256sum | cut -c1-16)"
+if [ ! -s "$hash_file" ]; then
+  "$JAVA_HOME/bin/java" -cp "$cache/lib/*:$cache/plugins/opensearch-security/*" org.opensearch.security.tools.Hasher \
+    -p "$OPENSEARCH_SECURE_ADMIN_PASSWORD" 2>/dev/null | tail -1 >"$hash_file.tmp"
+  grep -q '^\$2[aby]\$' "$hash_file.tmp" || stack_die "opensearch-secure: could not hash the admin password with the plugin's Hasher"
+  mv "$hash_file.tmp" "$hash_file"
+fi
+sed -e "s|@ADMIN_USER@|$OPENSEARCH_SECURE_ADMIN_USER|" -e "s|@ADMIN_HASH@|$(cat "$hash_file")|" \
+  "$OPENSEARCH_SECURE_DIR/config/opensearch-security/internal_users.yml.template" >"$home/config/opensearch-security/internal_users.yml"
+rm -f "$home/config/opensearch-security/internal_users.yml.template"
+
+cat >"$home/config/opensearch.yml" <<YAML
+# Written by local-stack/opensearch-secure/start.sh at every start; ports and paths come as -E.
+# Transport TLS (mandatory for the plugin), with the certificates install.sh made.
+plugins.security.ssl.transport.pemcert_filepath: node.pem
+plugins.security.ssl.transport.pemkey_filepath: node-key.pem
+plugins.security.ssl.transport.pemtrustedcas_filepath: root-ca.pem
+plugins.security.ssl.transport.enforce_hostname_verification: false
+# HTTP stays plain: basic auth on 127.0.0.1 only, so the tests need no CA.
+plugins.security.ssl.http.enabled: false
+plugins.security.nodes_dn:
+  - "CN=node.clickstream.local,OU=local-stack,O=clickstream"
+plugins.security.authcz.admin_dn:
+  - "CN=admin.clickstream.local,OU=local-stack,O=clickstream"
+# Create the security index from config/opensearch-security/*.yml at the first start (no securityadmin run).
+plugins.security.allow_default_init_securityindex: true
+plugins.security.restapi.roles_enabled: ["all_access", "security_rest_api_access"]
+plugins.security.system_indices.enabled: true
+plugins.security.audit.type: noop
+# Test users are created with short passwords-with-symbols; keep the plugin's length rule only.
+plugins.security.restapi.password_min_length: 8
+YAML
+
+# The plugin warns about every config file other users could read; keep them private.
+chmod 700 "$home/config" "$home/config/opensearch-security"
+find "$home/config" -type f -exec chmod 600 {} +
+
+heap="${OPENSEARCH_SECURE_HEAP:-512m}"
+# The same JVM options as the main node (local-stack/opensearch/start.sh; C1 only for a cheap start).
+jvm_opts=(
+  "-Xms$heap" "-Xmx$heap" -Xss1m
+  -XX:TieredStopAtLevel=1
+  -XX:+UseG1GC -XX:G1ReservePercent=25 -XX:InitiatingHeapOccupancyPercent=30
+  -XX:-OmitStackTraceInFastThrow -XX:+ShowCodeDetailsInExceptionMessages
+  -XX:+ExitOnOutOfMemoryError
+  "-XX:ErrorFile=$LOCAL_STACK_HOME/logs/opensearch-secure-hs_err_pid%p.log"
+  "-Djava.io.tmpdir=$home/tmp"
+  -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Djna.nosys=true
+  -Dio.netty.noUnsafe=true -Dio.netty.noKeySetOptimization=true
+  -Dio.netty.recycler.maxCapacityPerThread=0 -Dio.netty.allocator.numDirectArenas=0
+  -Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true
+  -Djava.locale.providers=SPI,COMPAT
+)
+# shellcheck disable=SC2206 # a space-separated option list on purpose.
+extra_opts=(${OPENSEARCH_SECURE_JAVA_OPTS:-})
+
+log_file="$(stack_log_file opensearch-secure)"
+if [ -f "$log_file" ] && [ "$(stat -c %s "$log_file")" -gt $((20 * 1024 * 1024)) ]; then
+  mv -f "$log_file" "$log_file.1"
+fi
+
+started=$SECONDS
+stack_spawn opensearch-secure "$JAVA_HOME/bin/java" "${jvm_opts[@]}" "${extra_opts[@]}" \
+  -cp "$cache/classes:$cache/lib/*" "$OPENSEARCH_SECURE_MAIN_CLASS" \
+  "-Ecluster.name=clickstream-local-secure" \
+  "-Enode.name=clickstream-local-secure-node" \
+  "-Epath.home=$home" \
+  "-Epath.data=$home/data" \
+  "-Epath.logs=$home/logs" \
+  "-Ehttp.port=$OPENSEARCH_SECURE_PORT" \
+  "-Etransport.port=$OPENSEARCH_SECURE_TRANSPORT_PORT" \
+  9>&-
+pid="$(cat "$(stack_pid_file opensearch-secure)")"
+
+stack_wait_ready opensearch-secure "$timeout_s" opensearch_secure_healthy || exit 1
+echo "opensearch-secure started (pid $pid) at $OPENSEARCH_SECURE_LOCAL_URL in $((SECONDS - started))s (log: $(stack_log_file opensearch-secure))"
