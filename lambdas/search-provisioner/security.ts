@@ -9,8 +9,10 @@
  *   identity pool's authenticated role); that role is also added to the built-in
  *   `opensearch_dashboards_user` role, which lets it use Dashboards at all.
  *
- * The local node has no security plugin, so these calls are only exercised against a recording
- * HTTP server in tests (payload shape); docs/serving.md says so.
+ * The main local node has no security plugin: test/search/provisioner-payloads.test.ts checks the
+ * payloads against a recording server, and test/search/security-roles.test.ts runs these roles on
+ * the security-enabled test node (local-stack/opensearch-secure/) and proves what each principal
+ * may and may not do.
  */
 import type { Client } from '@opensearch-project/opensearch';
 import { DEFAULT_RETRY_POLICY, RetryHooks, RetryPolicy, withRetries } from '../shared/opensearch-client';
@@ -42,6 +44,9 @@ export function indexerRole(alias: string): SecurityRole {
           'indices:data/write/index',
           'indices:data/write/delete',
           'indices:data/write/delete/byquery',
+          // delete_by_query with slices=auto (freshness.ts) first asks which shards the index has;
+          // without this the cleanup is refused (403), found on the real security plugin.
+          'indices:admin/shards/search_shards',
           'indices:data/read/search*',
           'indices:data/read/scroll*',
           'indices:admin/refresh*',
