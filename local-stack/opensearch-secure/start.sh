@@ -84,28 +84,12 @@ chmod 700 "$home/config" "$home/config/opensearch-security"
 find "$home/config" -type f -exec chmod 600 {} +
 
 heap="${OPENSEARCH_SECURE_HEAP:-512m}"
-# The same JVM options as the main node (local-stack/opensearch/start.sh; C1 only for a cheap start).
-jvm_opts=(
-  "-Xms$heap" "-Xmx$heap" -Xss1m
-  -XX:TieredStopAtLevel=1
-  -XX:+UseG1GC -XX:G1ReservePercent=25 -XX:InitiatingHeapOccupancyPercent=30
-  -XX:-OmitStackTraceInFastThrow -XX:+ShowCodeDetailsInExceptionMessages
-  -XX:+ExitOnOutOfMemoryError
-  "-XX:ErrorFile=$LOCAL_STACK_HOME/logs/opensearch-secure-hs_err_pid%p.log"
-  "-Djava.io.tmpdir=$home/tmp"
-  -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Djna.nosys=true
-  -Dio.netty.noUnsafe=true -Dio.netty.noKeySetOptimization=true
-  -Dio.netty.recycler.maxCapacityPerThread=0 -Dio.netty.allocator.numDirectArenas=0
-  -Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true
-  -Djava.locale.providers=SPI,COMPAT
-)
+stack_opensearch_jvm_options opensearch-secure "$home"
+jvm_opts=("-Xms$heap" "-Xmx$heap" "${OPENSEARCH_JVM_OPTIONS[@]}")
 # shellcheck disable=SC2206 # a space-separated option list on purpose.
 extra_opts=(${OPENSEARCH_SECURE_JAVA_OPTS:-})
 
-log_file="$(stack_log_file opensearch-secure)"
-if [ -f "$log_file" ] && [ "$(stat -c %s "$log_file")" -gt $((20 * 1024 * 1024)) ]; then
-  mv -f "$log_file" "$log_file.1"
-fi
+stack_rotate_log opensearch-secure
 
 started=$SECONDS
 stack_spawn opensearch-secure "$JAVA_HOME/bin/java" "${jvm_opts[@]}" "${extra_opts[@]}" \

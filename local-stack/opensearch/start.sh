@@ -40,37 +40,12 @@ if [ -n "${OPENSEARCH_HEAP:-}" ]; then
 else
   heap=(-Xms512m -Xmx1g)
 fi
-# The JVM options the OpenSearch distribution always sets (its SystemJvmOptions), minus
-# -XX:+AlwaysPreTouch, which only slows a laptop start.
-jvm_opts=(
-  "${heap[@]}"
-  -Xss1m
-  # C1 only: halves the CPU a start costs (measured 8 s instead of 15 s of CPU on this 2-core
-  # machine; most of it is painless building its lookup tables). Peak throughput is lower, which
-  # a local node with a few thousand documents never notices. OPENSEARCH_JAVA_OPTS=-XX:TieredStopAtLevel=4
-  # restores the full JIT (later options win).
-  -XX:TieredStopAtLevel=1
-  -XX:+UseG1GC -XX:G1ReservePercent=25 -XX:InitiatingHeapOccupancyPercent=30
-  -XX:-OmitStackTraceInFastThrow -XX:+ShowCodeDetailsInExceptionMessages
-  # A node out of memory is broken; exit so that status/start see it, instead of limping on.
-  -XX:+ExitOnOutOfMemoryError
-  "-XX:ErrorFile=$LOCAL_STACK_HOME/logs/opensearch-hs_err_pid%p.log"
-  "-Djava.io.tmpdir=$OPENSEARCH_NODE_HOME/tmp"
-  -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Djna.nosys=true
-  -Dio.netty.noUnsafe=true -Dio.netty.noKeySetOptimization=true
-  -Dio.netty.recycler.maxCapacityPerThread=0 -Dio.netty.allocator.numDirectArenas=0
-  -Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true
-  # OpenSearch 2.x date parsing relies on the COMPAT locale data on Java 9+.
-  -Djava.locale.providers=SPI,COMPAT
-)
+stack_opensearch_jvm_options opensearch "$OPENSEARCH_NODE_HOME"
+jvm_opts=("${heap[@]}" "${OPENSEARCH_JVM_OPTIONS[@]}")
 # shellcheck disable=SC2206 # OPENSEARCH_JAVA_OPTS is a space-separated option list on purpose.
 extra_opts=(${OPENSEARCH_JAVA_OPTS:-})
 
-# The log is appended to across starts; keep one previous generation once it gets large.
-log_file="$(stack_log_file opensearch)"
-if [ -f "$log_file" ] && [ "$(stat -c %s "$log_file")" -gt $((20 * 1024 * 1024)) ]; then
-  mv -f "$log_file" "$log_file.1"
-fi
+stack_rotate_log opensearch
 
 started=$SECONDS
 stack_spawn opensearch "$JAVA_HOME/bin/java" "${jvm_opts[@]}" "${extra_opts[@]}" \
