@@ -280,6 +280,59 @@ stack_opensearch_jvm_options() {
   )
 }
 
+# The start, status and stop steps both OpenSearch nodes share. Each takes the engine's name and its
+# own checks: PID_FN prints the pid of a live node of that engine (and fails when none runs),
+# HEALTHY_FN succeeds when the node answers.
+
+# Start guard: holds the engine's start lock for the rest of the calling start.sh (two concurrent
+# starts would both find the port free and race for it; the second waits here, then finds the
+# first node). Returns 0 when a node already runs, after waiting up to TIMEOUT seconds for it to
+# answer if it was started a moment ago; returns 1 when none runs (a stale pid file is removed).
+# Usage: stack_node_already_running ENGINE PID_FN HEALTHY_FN URL TIMEOUT
+stack_node_already_running() {
+  local engine="$1" pid_fn="$2" healthy_fn="$3" url="$4" timeout_s="$5" pid
+  mkdir -p "$LOCAL_STACK_HOME/run"
+  exec 9>"$LOCAL_STACK_HOME/run/$engine.start.lock"
+  flock -w $((timeout_s + 60)) 9 || stack_die "another $engine start.sh still holds $LOCAL_STACK_HOME/run/$engine.start.lock"
+  if ! pid="$("$pid_fn")"; then
+    rm -f "$(stack_pid_file "$engine")"
+    return 1
+  fi
+  if ! "$healthy_fn"; then
+    stack_log "$engine: pid $pid is up but not answering yet; waiting up to ${timeout_s}s"
+    stack_wait_ready "$engine" "$timeout_s" "$healthy_fn" || exit 1
+  fi
+  echo "$engine already running (pid $pid) at $url"
+}
+
+# One line: "ENGINE: running (pid N) URL", with "(not answering yet)" while it starts, or
+# "ENGINE: stopped". Usage: stack_node_status ENGINE PID_FN HEALTHY_FN URL
+stack_node_status() {
+  local engine="$1" pid_fn="$2" healthy_fn="$3" url="$4" pid
+  if pid="$("$pid_fn")"; then
+    if "$healthy_fn"; then
+      echo "$engine: running (pid $pid) $url"
+    else
+      echo "$engine: running (pid $pid) $url (not answering yet)"
+    fi
+  else
+    echo "$engine: stopped"
+  fi
+}
+
+# Stops the node: TERM, then KILL after TIMEOUT seconds. A pid file that names no live node of
+# this engine (none, or a pid reused by another program) is removed and never signalled.
+# Usage: stack_node_stop ENGINE PID_FN TIMEOUT
+stack_node_stop() {
+  local engine="$1" pid_fn="$2" timeout_s="$3"
+  if ! "$pid_fn" >/dev/null; then
+    rm -f "$(stack_pid_file "$engine")" "$(stack_pid_file "$engine").start"
+    echo "$engine: not running"
+    return 0
+  fi
+  stack_stop "$engine" "$timeout_s"
+}
+
 # Engine $1's log is appended to across starts; once it is over 20 MB, keep one previous generation.
 stack_rotate_log() {
   local log_file

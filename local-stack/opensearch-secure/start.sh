@@ -13,19 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 timeout_s="${OPENSEARCH_SECURE_START_TIMEOUT:-180}"
 
-mkdir -p "$LOCAL_STACK_HOME/run"
-exec 9>"$LOCAL_STACK_HOME/run/opensearch-secure.start.lock"
-flock -w $((timeout_s + 60)) 9 || stack_die "another opensearch-secure start.sh still holds $LOCAL_STACK_HOME/run/opensearch-secure.start.lock"
-
-if pid="$(opensearch_secure_pid)"; then
-  if ! opensearch_secure_healthy; then
-    stack_log "opensearch-secure: pid $pid is up but not answering yet; waiting up to ${timeout_s}s"
-    stack_wait_ready opensearch-secure "$timeout_s" opensearch_secure_healthy || exit 1
-  fi
-  echo "opensearch-secure already running (pid $pid) at $OPENSEARCH_SECURE_LOCAL_URL"
-  exit 0
-fi
-rm -f "$(stack_pid_file opensearch-secure)"
+stack_node_already_running opensearch-secure opensearch_secure_pid opensearch_secure_healthy "$OPENSEARCH_SECURE_LOCAL_URL" "$timeout_s" && exit 0
 
 stack_require_free_port OPENSEARCH_SECURE_PORT
 stack_require_free_port OPENSEARCH_SECURE_TRANSPORT_PORT

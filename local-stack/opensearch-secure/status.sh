@@ -3,12 +3,4 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-if pid="$(opensearch_secure_pid)"; then
-  if opensearch_secure_healthy; then
-    echo "opensearch-secure: running (pid $pid) $OPENSEARCH_SECURE_LOCAL_URL"
-  else
-    echo "opensearch-secure: running (pid $pid) $OPENSEARCH_SECURE_LOCAL_URL (not answering yet)"
-  fi
-else
-  echo "opensearch-secure: stopped"
-fi
+stack_node_status opensearch-secure opensearch_secure_pid opensearch_secure_healthy "$OPENSEARCH_SECURE_LOCAL_URL"

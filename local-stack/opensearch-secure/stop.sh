@@ -4,9 +4,4 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-if ! opensearch_secure_pid >/dev/null; then
-  rm -f "$(stack_pid_file opensearch-secure)" "$(stack_pid_file opensearch-secure).start"
-  echo "opensearch-secure: not running"
-  exit 0
-fi
-stack_stop opensearch-secure "${OPENSEARCH_SECURE_STOP_TIMEOUT:-30}"
+stack_node_stop opensearch-secure opensearch_secure_pid "${OPENSEARCH_SECURE_STOP_TIMEOUT:-30}"

@@ -10,22 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 timeout_s="${OPENSEARCH_START_TIMEOUT:-120}"
 
-# One start at a time: two concurrent starts would both find the port free and race for it.
-# The second waits here, then finds the first node running and reports it.
-mkdir -p "$LOCAL_STACK_HOME/run"
-exec 9>"$LOCAL_STACK_HOME/run/opensearch.start.lock"
-flock -w $((timeout_s + 60)) 9 || stack_die "another opensearch start.sh still holds $LOCAL_STACK_HOME/run/opensearch.start.lock"
-
-if pid="$(opensearch_pid)"; then
-  if ! opensearch_healthy; then
-    # Started by someone else a moment ago: wait for it rather than start a second node.
-    stack_log "opensearch: pid $pid is up but not answering yet; waiting up to ${timeout_s}s"
-    stack_wait_ready opensearch "$timeout_s" opensearch_healthy || exit 1
-  fi
-  echo "opensearch already running (pid $pid) at $OPENSEARCH_LOCAL_URL"
-  exit 0
-fi
-rm -f "$(stack_pid_file opensearch)"
+stack_node_already_running opensearch opensearch_pid opensearch_healthy "$OPENSEARCH_LOCAL_URL" "$timeout_s" && exit 0
 
 stack_require_free_port OPENSEARCH_PORT
 stack_require_free_port OPENSEARCH_TRANSPORT_PORT

@@ -3,12 +3,4 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-if pid="$(opensearch_pid)"; then
-  if opensearch_healthy; then
-    echo "opensearch: running (pid $pid) $OPENSEARCH_LOCAL_URL"
-  else
-    echo "opensearch: running (pid $pid) $OPENSEARCH_LOCAL_URL (not answering yet)"
-  fi
-else
-  echo "opensearch: stopped"
-fi
+stack_node_status opensearch opensearch_pid opensearch_healthy "$OPENSEARCH_LOCAL_URL"

@@ -4,10 +4,4 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-if ! opensearch_pid >/dev/null; then
-  # Either no pid file, or a stale one whose pid now belongs to another program: never signal it.
-  rm -f "$(stack_pid_file opensearch)"
-  echo "opensearch: not running"
-  exit 0
-fi
-stack_stop opensearch "${OPENSEARCH_STOP_TIMEOUT:-30}"
+stack_node_stop opensearch opensearch_pid "${OPENSEARCH_STOP_TIMEOUT:-30}"
