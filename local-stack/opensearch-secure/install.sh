@@ -23,16 +23,19 @@ wanted="$( { cat "$OPENSEARCH_SECURE_DIR/pom.xml" "$OPENSEARCH_SECURE_LAUNCHER_S
              echo "$OPENSEARCH_SECURE_PLUGIN_VERSION"; "$JAVA_HOME/bin/java" -version 2>&1 | head -1; } | sha256sum | cut -d' ' -f1)"
 
 certs_ready() { [ -s "$cache/certs/root-ca.pem" ] && [ -s "$cache/certs/node.pem" ] && [ -s "$cache/certs/node-key.pem" ] && [ -s "$cache/certs/admin.pem" ]; }
+# Jars, launcher and plugin of these inputs are in place (the certificates are made separately).
+node_ready() {
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] \
+    && [ -f "$cache/classes/clickstream/localstack/LocalOpenSearch.class" ] \
+    && [ -f "$plugin_dir/plugin-descriptor.properties" ]
+}
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && certs_ready \
-   && [ -f "$cache/classes/clickstream/localstack/LocalOpenSearch.class" ] \
-   && [ -f "$plugin_dir/plugin-descriptor.properties" ]; then
+if node_ready && certs_ready; then
   echo "opensearch-secure: already installed ($cache)"
   exit 0
 fi
 
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ] \
-   || [ ! -f "$cache/classes/clickstream/localstack/LocalOpenSearch.class" ] || [ ! -f "$plugin_dir/plugin-descriptor.properties" ]; then
+if ! node_ready; then
   stack_log "opensearch-secure: fetching OpenSearch 2.19.4 jars and opensearch-security $OPENSEARCH_SECURE_PLUGIN_VERSION with Maven into $LOCAL_STACK_HOME/cache/m2"
   rm -f "$stamp"
   rm -rf "${cache:?}/lib" "${cache:?}/classes" "${cache:?}/plugins" "${cache:?}/security-config" "${cache:?}/download"
