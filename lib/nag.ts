@@ -175,8 +175,15 @@ export function pipelineNagAcknowledgements(config: PipelineConfig): NagAcknowle
     {
       rule: /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):log-group:\/aws-glue\/jobs\/[^\]]+\]$/,
       path: /(^|\/)JobPolicy\/Resource$/,
-      reason: 'Glue continuous logging creates its log groups and streams at run time, named after the job ' +
-        '(/aws-glue/jobs/<job name>...); the grant is limited to those names.',
+      reason: 'Glue creates a log stream per run and executor at run time, named after the run id; the grant is limited to ' +
+        'the streams of the job\'s own two log groups (/aws-glue/jobs/<job name>/output and /error).',
+    },
+    {
+      rule: 'AwsSolutions-GL1',
+      path: /(^|\/)Processing\/Job$/,
+      reason: 'The job\'s logs are encrypted at rest by their log groups (KMS, the stage\'s key). Glue\'s own CloudWatch ' +
+        'encryption is off on purpose: with it Glue 5 writes to groups named after the role and security configuration ' +
+        'instead of the stack\'s groups with retention (docs/processing.md).',
     },
     {
       rule: 'AwsSolutions-IAM5[Resource::*]',

@@ -13,6 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
+import { createHash } from 'crypto';
 import * as path from 'path';
 import { REPO_ROOT, SecureBucket } from './secure-defaults';
 
@@ -206,14 +207,20 @@ export class ProcessingStage extends Construct {
     this.outputLogGroup = logGroup('OutputLogGroup', 'output');
     this.errorLogGroup = logGroup('ErrorLogGroup', 'error');
 
+    const encryptionConfiguration: glue.CfnSecurityConfiguration.EncryptionConfigurationProperty = {
+      // The buckets' own default (SSE-S3, lib/secure-defaults.ts), stated for every object Glue writes.
+      s3Encryptions: [{ s3EncryptionMode: 'SSE-S3' }],
+      // Not encrypted by Glue: with SSE-KMS here Glue would write to groups named after the role and
+      // this configuration instead of `<prefix>/output` and `/error`. Those groups are KMS-encrypted
+      // by CloudWatch Logs with the stage's key (above), so the logs are encrypted all the same.
+      cloudWatchEncryption: { cloudWatchEncryptionMode: 'DISABLED' },
+      jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: this.key.keyArn },
+    };
     this.securityConfiguration = new glue.CfnSecurityConfiguration(this, 'SecurityConfiguration', {
-      name: `${this.jobName}-security`,
-      encryptionConfiguration: {
-        // The buckets' own default (SSE-S3, lib/secure-defaults.ts), stated for every object Glue writes.
-        s3Encryptions: [{ s3EncryptionMode: 'SSE-S3' }],
-        cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: this.key.keyArn },
-        jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: this.key.keyArn },
-      },
+      // Any change of the settings replaces the configuration, and CloudFormation creates the new
+      // one before deleting the old: the name carries a hash of the settings so the two never clash.
+      name: `${this.jobName}-security-${settingsHash(stack.resolve(encryptionConfiguration))}`,
+      encryptionConfiguration,
     });
 
     // --- Script --------------------------------------------------------------------------------
@@ -266,9 +273,12 @@ export class ProcessingStage extends Construct {
           ],
         }),
         new iam.PolicyStatement({
+          // Exactly the stage's two groups (they exist: CreateLogGroup only answers "already exists").
           sid: 'WriteTheJobLogs',
-          actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
-          resources: [logGroupArn(`${logGroupPrefix}*`), logGroupArn(`${logGroupPrefix}*:log-stream:*`)],
+          actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: ['output', 'error'].flatMap((suffix) => [
+            logGroupArn(`${logGroupPrefix}/${suffix}`), logGroupArn(`${logGroupPrefix}/${suffix}:log-stream:*`),
+          ]),
         }),
         new iam.PolicyStatement({
           sid: 'PublishJobMetrics',
@@ -294,7 +304,8 @@ export class ProcessingStage extends Construct {
       // The script keeps its own state (see docs/processing.md): bookmarks would hide old files
       // of a date that must be recomputed as a whole.
       '--job-bookmark-option': 'job-bookmark-disable',
-      '--enable-continuous-cloudwatch-log': 'true',
+      // Glue 5 logs in real time on its own; `--enable-continuous-cloudwatch-log` is for Glue 4 and
+      // earlier. The prefix makes the groups `<prefix>/output` and `<prefix>/error`: the stage's own.
       '--custom-logGroup-prefix': logGroupPrefix,
       '--enable-metrics': 'true',
       '--enable-observability-metrics': 'true',
@@ -459,6 +470,11 @@ export class ProcessingStage extends Construct {
     this.athenaResultsBucket.grantReadWrite(grantee, 'results/*');
     grantee.grantPrincipal.addToPrincipalPolicy(this.useKeyStatement('UseTheAthenaResultsKey'));
   }
+}
+
+/** Eight hex digits of SHA-256 over resolved settings (tokens resolve to stable logical ids). */
+function settingsHash(settings: unknown): string {
+  return createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 8);
 }
 
 function folderPrefix(prefix: string, name: string): string {

@@ -55,7 +55,6 @@ describe('ProcessingStage: the Glue job', () => {
       '--session_gap_minutes': '45',
       '--lookback_days': '7',
       '--job-bookmark-option': 'job-bookmark-disable',
-      '--enable-continuous-cloudwatch-log': 'true',
       '--custom-logGroup-prefix': '/aws-glue/jobs/TestStack-aggregate-clicks',
       '--enable-metrics': 'true',
       '--enable-observability-metrics': 'true',
@@ -70,13 +69,13 @@ describe('ProcessingStage: the Glue job', () => {
     expect(args['--session_gap_minutes']).toBe('30');
   });
 
-  it('runs under a security configuration that encrypts S3 output, logs (KMS) and bookmarks (KMS)', () => {
+  it('runs under a security configuration that encrypts S3 output and bookmarks (KMS); logs are encrypted by their groups', () => {
     const { stack, stage, template } = build();
     const keyArn = { 'Fn::GetAtt': [stack.getLogicalId(stage.key.node.defaultChild as any), 'Arn'] };
     template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
       EncryptionConfiguration: {
         S3Encryptions: [{ S3EncryptionMode: 'SSE-S3' }],
-        CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS', KmsKeyArn: keyArn },
+        CloudWatchEncryption: { CloudWatchEncryptionMode: 'DISABLED' },
         JobBookmarksEncryption: { JobBookmarksEncryptionMode: 'CSE-KMS', KmsKeyArn: keyArn },
       },
     });
@@ -201,12 +200,12 @@ describe('ProcessingStage: least-privilege job role', () => {
     const script = bySid(statements, 'ReadTheScript');
     expect(script.Action).toBe('s3:GetObject');
     expect(JSON.stringify(stack.resolve(script.Resource))).toMatch(/[0-9a-f]{64}\.py/);
-    expect(bySid(statements, 'WriteTheJobLogs').Resource).toEqual([
-      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:111122223333:log-group:/aws-glue/jobs/TestStack-aggregate-clicks*']] },
-      {
-        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:111122223333:log-group:/aws-glue/jobs/TestStack-aggregate-clicks*:log-stream:*']],
-      },
-    ]);
+    const logArn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:logs:eu-west-1:111122223333:log-group:/aws-glue/jobs/TestStack-aggregate-clicks${rest}`]] });
+    const logResources = bySid(statements, 'WriteTheJobLogs').Resource;
+    expect(logResources).toHaveLength(4);
+    expect(logResources).toEqual(expect.arrayContaining([
+      logArn('/output'), logArn('/output:log-stream:*'), logArn('/error'), logArn('/error:log-stream:*'),
+    ]));
     expect(bySid(statements, 'PublishJobMetrics')).toMatchObject({
       Action: 'cloudwatch:PutMetricData',
       Resource: '*',
