@@ -7,7 +7,7 @@
 import type { Client } from '@opensearch-project/opensearch';
 import { savedObjectsNdjson } from '../../opensearch/saved-objects';
 import type { RetryHooks, RetryPolicy } from '../shared/opensearch-client';
-import { importSavedObjects, ImportResponse } from './dashboards';
+import { ImportResponse, provisionDashboards } from './dashboards';
 import { ensureWriteIndex, IndexSetupResult } from './indices';
 import { ensureSecurity } from './security';
 
@@ -45,8 +45,8 @@ export async function provisionSearch(client: Client, config: ProvisionConfig): 
   log('index template and alias in place', { ...index });
   let savedObjects: ImportResponse | undefined;
   if (config.importDashboards) {
-    savedObjects = await importSavedObjects(client, savedObjectsNdjson(config.alias), config);
-    log('dashboard saved objects imported', { successCount: savedObjects.successCount });
+    savedObjects = (await provisionDashboards(client, savedObjectsNdjson(config.alias), config)).savedObjects;
+    log('dashboard settings and saved objects in place', { successCount: savedObjects.successCount });
   }
   return { index, securityRoles, savedObjects };
 }

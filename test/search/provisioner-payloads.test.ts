@@ -223,6 +223,7 @@ describe('the whole provisioner', () => {
     server = await recordingServer(async (request) => {
       const path = pathOf(request);
       if (path.startsWith('/_plugins/_security/')) return request.method === 'GET' ? { status: 404, body: {} } : { status: 200, body: { status: 'OK' } };
+      if (path === '/_dashboards/api/opensearch-dashboards/settings') return { status: 200, body: { settings: { 'dateFormat:tz': { userValue: 'UTC' } } } };
       if (path.startsWith('/_dashboards/')) return { status: 200, body: { success: true, successCount: objects.trim().split('\n').length } };
       const answer = await forward(upstream, request);
       return { status: answer.status, body: answer.body.toString('utf8') };
