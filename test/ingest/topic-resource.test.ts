@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac } from 'crypto';
 import { ConfigResourceTypes } from 'kafkajs';
-import { ensureTopic, parseTopicSpec } from '../../lambdas/ingest/topic/ensure-topic';
+import { BROKER_DEFAULT_REPLICATION_FACTOR, ensureTopic, parseTopicSpec } from '../../lambdas/ingest/topic/ensure-topic';
 import { handler } from '../../lambdas/ingest/topic/handler';
 import { getBootstrapBrokers, mskIamAuthToken } from '../../lambdas/ingest/topic/msk-iam';
 import { ENGINE_START_TIMEOUT_MS, ensureEngines, uniqueName } from '../support/engines';
@@ -152,5 +152,35 @@ describe('ensureTopic against the local Kafka', () => {
     expect(await ensureTopic(kit.admin, { ...spec, partitions: 3 })).toEqual({ created: false, partitions: 5, partitionsAdded: 0 });
     const metadata = await kit.admin.fetchTopicMetadata({ topics: [topic] });
     expect(metadata.topics[0].partitions).toHaveLength(5);
+  });
+
+  it('gets the broker-default replication factor from a CreateTopics request older than v4 (KIP-464)', async () => {
+    const topic = uniqueName('topic-rf');
+    kit.topics.push(topic);
+    // The request versions kafkajs actually sends, from its instrumentation events.
+    const versions: number[] = [];
+    const admin = kit.kafka.admin();
+    admin.on(admin.events.REQUEST, (e) => {
+      if (e.payload.apiName === 'CreateTopics') versions.push(e.payload.apiVersion);
+    });
+    await admin.connect();
+    try {
+      expect(BROKER_DEFAULT_REPLICATION_FACTOR).toBe(-1);
+      expect(await ensureTopic(admin, { topic, partitions: 2, configs: {} })).toMatchObject({ created: true, partitions: 2 });
+      // The premise of the question: a pre-KIP-464 version, where only the broker can make sense of -1.
+      expect(versions.length).toBeGreaterThan(0);
+      expect(Math.max(...versions)).toBeLessThan(4);
+      const cluster = await admin.describeCluster();
+      const broker = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.BROKER, name: String(cluster.brokers[0].nodeId), configNames: ['default.replication.factor'] }],
+      });
+      const brokerDefault = Number(broker.resources[0].configEntries.find((c) => c.configName === 'default.replication.factor')?.configValue);
+      expect(brokerDefault).toBeGreaterThanOrEqual(1);
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      for (const partition of metadata.topics[0].partitions) expect(partition.replicas).toHaveLength(brokerDefault);
+    } finally {
+      await admin.disconnect();
+    }
   });
 });

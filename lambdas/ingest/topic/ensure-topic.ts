@@ -28,6 +28,20 @@ const KAFKA_TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
  *  quota (MSK Serverless has per-cluster limits) is enforced by the cluster itself. */
 export const MAX_PARTITIONS = 1000;
 
+/**
+ * The replication factor the topic is created with: -1, the cluster's default.
+ *
+ * kafkajs 2.2.4 speaks CreateTopics v0-v3, and the protocol only names -1 ("use the broker
+ * default") from v4 on (KIP-464). That version gate is in the Java client, though: a broker
+ * resolves -1 to `default.replication.factor` whatever the request version (Apache Kafka's
+ * ReplicationControlManager/AdminManager), which test/ingest/topic-resource.test.ts checks
+ * against the real local Kafka on the request version kafkajs actually sends. MSK Serverless
+ * manages replication itself (AWS's own tutorial creates topics without a factor, and AWS's
+ * data-solutions-framework, which creates MSK Serverless topics with kafkajs too, sends none);
+ * an explicit factor is the one value here that could disagree with the cluster, so none is sent.
+ */
+export const BROKER_DEFAULT_REPLICATION_FACTOR = -1;
+
 /** Reads and checks the custom resource's properties (CloudFormation passes every value as a string). */
 export function parseTopicSpec(properties: Record<string, unknown>): TopicSpec {
   const problems: string[] = [];
@@ -66,7 +80,7 @@ export async function ensureTopic(admin: TopicAdmin, spec: TopicSpec): Promise<E
       {
         topic: spec.topic,
         numPartitions: spec.partitions,
-        replicationFactor: -1, // the cluster's default (MSK Serverless: 3, managed for us)
+        replicationFactor: BROKER_DEFAULT_REPLICATION_FACTOR,
         configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })),
       },
     ],
