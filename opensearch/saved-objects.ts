@@ -58,6 +58,21 @@ function indexPatternFields(): string {
   return JSON.stringify([...meta, ...fields]);
 }
 
+/** Dates are UTC days and hours: every date histogram buckets in UTC whatever the viewer's zone. */
+export const DATE_HISTOGRAM_TIME_ZONE = 'UTC';
+
+/**
+ * The index pattern's `typeMeta`: Dashboards takes a date histogram's `time_zone` from the
+ * aggregation's parameter, else from `typeMeta.aggs.date_histogram.<field>.time_zone`, else from
+ * the viewer's `dateFormat:tz` (`Browser` by default)
+ * (src/plugins/data/common/search/aggs/buckets/date_histogram.ts). The parameter is not kept when
+ * an analyst saves a visualization again (its `serialize` is a no-op); this is, and it also
+ * covers the visualizations analysts build themselves on the pattern.
+ */
+function utcTypeMeta(dateFields: readonly string[]): string {
+  return JSON.stringify({ aggs: { date_histogram: Object.fromEntries(dateFields.map((field) => [field, { time_zone: DATE_HISTOGRAM_TIME_ZONE }])) } });
+}
+
 function searchSource(): string {
   return JSON.stringify({ query: { query: '', language: 'kuery' }, filter: [], indexRefName: INDEX_REF });
 }
@@ -136,7 +151,7 @@ export function savedObjects(alias: string = DEFAULT_ALIAS): SavedObject[] {
   const indexPattern: SavedObject = {
     type: 'index-pattern',
     id: SAVED_OBJECT_IDS.indexPattern,
-    attributes: { title: alias, timeFieldName: TIME_FIELD, fields: indexPatternFields() },
+    attributes: { title: alias, timeFieldName: TIME_FIELD, fields: indexPatternFields(), typeMeta: utcTypeMeta([TIME_FIELD]) },
     references: [],
     migrationVersion: { 'index-pattern': '7.6.0' },
   };
@@ -208,7 +223,7 @@ export function savedObjects(alias: string = DEFAULT_ALIAS): SavedObject[] {
     migrationVersion: { visualization: '7.10.0' },
   };
 
-  const dailyTrend = visualization(SAVED_OBJECT_IDS.dailyTrend, 'Daily clicks', 'Clicks per day (event date, UTC).', {
+  const dailyTrend = visualization(SAVED_OBJECT_IDS.dailyTrend, 'Daily clicks (UTC)', 'Clicks per day (event date, UTC).', {
     type: 'line',
     params: {
       type: 'line',
@@ -268,13 +283,14 @@ export function savedObjects(alias: string = DEFAULT_ALIAS): SavedObject[] {
         schema: 'segment',
         params: {
           field: TIME_FIELD,
+          time_zone: DATE_HISTOGRAM_TIME_ZONE,
           useNormalizedOpenSearchInterval: true,
           scaleMetricValues: false,
           interval: 'd',
           drop_partials: false,
           min_doc_count: 1,
           extended_bounds: {},
-          customLabel: 'Day',
+          customLabel: 'Day (UTC)',
         },
       },
     ],

@@ -15,6 +15,7 @@ import { DOCUMENT_FIELDS } from '../../opensearch/index-template';
 import { SAVED_OBJECT_IDS, savedObjects, savedObjectsNdjson } from '../../opensearch/saved-objects';
 import { ENGINE_START_TIMEOUT_MS, ensureEngines, s3Client, uniqueName } from '../support/engines';
 import { AggregateRowInput, dropServingIndex, localClient, recordingTelemetry, toNdjson } from '../indexer/fixtures';
+import { dayLabel, visualizationQuery, type IndexPatternAttributes, type Viewer } from './dashboards-query';
 
 const alias = uniqueName('dash-test');
 let client: Client;
@@ -168,6 +169,30 @@ describe('the query behind each visualization', () => {
     const days = result.aggregations['2'].buckets.map((b: any) => [new Date(b.key).toISOString().slice(0, 10), b['1'].value]);
     const expected = sumsBy((row) => row.event_date, 'clicks').sort((a, b) => a[0].localeCompare(b[0]));
     expect(days).toEqual(expected);
+  });
+
+  it('daily trend: the UTC days for an analyst in Los Angeles, whether or not the tenant shows UTC', async () => {
+    const pattern = byId(SAVED_OBJECT_IDS.indexPattern).attributes as unknown as IndexPatternAttributes;
+    const state = visState(SAVED_OBJECT_IDS.dailyTrend);
+    const range = { from: '2026-07-01T00:00:00.000Z', to: '2026-07-03T23:59:59.999Z' };
+    const expected = sumsBy((row) => row.event_date, 'clicks').sort((a, b) => a[0].localeCompare(b[0]));
+    const globalTenant: Viewer = { browserZone: 'America/Los_Angeles', settings: { 'dateFormat:tz': 'UTC' } };
+    const privateTenant: Viewer = { browserZone: 'America/Los_Angeles' };
+    for (const viewer of [globalTenant, privateTenant]) {
+      const result = await search(visualizationQuery(state, pattern, { range, viewer }));
+      const days = result.aggregations['2'].buckets.map((b: any) => [new Date(b.key).toISOString().slice(0, 10), b['1'].value]);
+      expect(days).toEqual(expected);
+    }
+    // The labels analysts read in the global tenant are the UTC days too.
+    const result = await search(visualizationQuery(state, pattern, { range, viewer: globalTenant }));
+    expect(result.aggregations['2'].buckets.map((b: any) => dayLabel(b.key, globalTenant))).toEqual(expected.map(([day]) => day));
+    expect(state.aggs.find((agg: any) => agg.type === 'date_histogram').params.customLabel).toMatch(/UTC/);
+
+    // Without the UTC zone on the aggregation and the pattern, the same viewer's days move by one.
+    const { time_zone: _zone, ...params } = state.aggs[1].params;
+    const bare = { ...state, aggs: [state.aggs[0], { ...state.aggs[1], params }] };
+    const shifted = await search(visualizationQuery(bare, { ...pattern, typeMeta: undefined }, { range, viewer: privateTenant }));
+    expect(shifted.aggregations['2'].buckets.map((b: any) => new Date(b.key).toISOString().slice(0, 10))).toEqual(['2026-06-30', '2026-07-01', '2026-07-02']);
   });
 
   it('average time on page: sum of time over sum of timed views, pages without timed views left out', async () => {
