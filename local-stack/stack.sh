@@ -83,7 +83,7 @@ cmd_install() {
 print_endpoints() {
   echo "endpoints:"
   if wants kafka; then echo "  KAFKA_BROKERS=$KAFKA_BROKERS"; fi
-  if wants s3; then echo "  S3_ENDPOINT=$S3_ENDPOINT  (AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID, path-style, data in memory)"; fi
+  if wants s3; then echo "  S3_ENDPOINT=$S3_ENDPOINT  (AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID, path-style, data in ${S3_DATA_DIR:-$LOCAL_STACK_HOME/data/s3})"; fi
   if wants opensearch; then echo "  OPENSEARCH_ENDPOINT=$OPENSEARCH_ENDPOINT"; fi
   if wants opensearch-secure; then echo "  OPENSEARCH_SECURE_ENDPOINT=$OPENSEARCH_SECURE_ENDPOINT  (basic auth, OPENSEARCH_SECURE_ADMIN_USER=$OPENSEARCH_SECURE_ADMIN_USER)"; fi
   if wants spark; then echo "  spark: bash local-stack/spark/submit.sh SCRIPT.py  (python: $VENV/bin/python)"; fi
@@ -126,7 +126,9 @@ engine_orphans() {
   local pattern
   case "$1" in
     kafka) pattern="kafka\\.Kafka $LOCAL_STACK_HOME/" ;;
-    s3) pattern="$LOCAL_STACK_HOME/cache/s3proxy/s3proxy-.*\\.jar" ;;
+    # The shared server only (run/s3proxy.properties: its name before the data moved to disk);
+    # a private one (S3_INSTANCE, e.g. a restart test's) is stopped by its own stop.sh.
+    s3) pattern="$LOCAL_STACK_HOME/cache/s3proxy/s3proxy-.*\\.jar --properties $LOCAL_STACK_HOME/run/(s3|s3proxy)\\.properties" ;;
     opensearch) pattern="$LOCAL_STACK_HOME/.*LocalOpenSearch|LocalOpenSearch.*$LOCAL_STACK_HOME/" ;;
     opensearch-secure) pattern="LocalOpenSearch .*-Epath.home=$LOCAL_STACK_HOME/data/opensearch-secure( |$)" ;;
     *) return 0 ;;

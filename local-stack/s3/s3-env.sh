@@ -2,13 +2,19 @@
 # Shared by the S3 server scripts: paths, version, checks. Sourced after ../env.sh.
 #
 # The server is s3proxy (Java, Maven Central: org.gaul:s3proxy, the jar-with-dependencies build)
-# with jclouds' in-memory `transient` blob store: a restart starts empty. It checks AWS
-# signatures (v2 or v4) against the test credentials of env.sh, as S3 does against real ones.
+# with its file-system blob store (`filesystem-nio2`): every bucket is a folder and every object a
+# file under S3_DATA_DIR, so the data survives a restart. It checks AWS signatures (v2 or v4)
+# against the test credentials of env.sh, as S3 does against real ones.
 S3PROXY_VERSION="${S3PROXY_VERSION:-4.1.0}"
 S3PROXY_HOME="$LOCAL_STACK_HOME/cache/s3proxy"
 S3PROXY_JAR="$S3PROXY_HOME/s3proxy-$S3PROXY_VERSION-jar-with-dependencies.jar"
-# The blob store holds every object in this JVM's heap.
-S3_HEAP="${S3_HEAP:-1g}"
+# The name of this server's pid, log and settings files. Another name (with another S3_PORT and
+# S3_DATA_DIR) runs a second, private server beside the shared one, e.g. for a restart test.
+S3_INSTANCE="${S3_INSTANCE:-s3}"
+# Where the buckets live (one folder each).
+S3_DATA_DIR="${S3_DATA_DIR:-$LOCAL_STACK_HOME/data/$S3_INSTANCE}"
+# Objects are on disk; the heap holds requests in flight and listings.
+S3_HEAP="${S3_HEAP:-512m}"
 
 s3_installed() { [ -f "$S3PROXY_JAR" ]; }
 s3_version() { echo "s3proxy $S3PROXY_VERSION"; }

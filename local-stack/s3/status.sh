@@ -4,13 +4,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 source "$REPO_ROOT/local-stack/s3/s3-env.sh"
 
-if pid="$(stack_running_pid s3)"; then
-  echo "s3: running (pid $pid) at $S3_ENDPOINT, $(s3_version), data in memory"
+if pid="$(stack_running_pid "$S3_INSTANCE")"; then
+  echo "$S3_INSTANCE: running (pid $pid) at $S3_ENDPOINT, $(s3_version), data in $S3_DATA_DIR"
   exit 0
 fi
 if s3_installed; then
-  echo "s3: stopped (installed: $(s3_version))"
+  echo "$S3_INSTANCE: stopped (installed: $(s3_version))"
 else
-  echo "s3: stopped (not installed)"
+  echo "$S3_INSTANCE: stopped (not installed)"
 fi
 exit 3

@@ -1,12 +1,27 @@
 /**
- * The local S3 server (local-stack/s3: s3proxy, in-memory blob store) answers the calls the pipeline makes
+ * The local S3 server (local-stack/s3: s3proxy, file-system blob store) answers the calls the pipeline makes
  * with @aws-sdk/client-s3 through path-style addressing: bucket creation, put, list with prefix
- * and pagination, get (bytes unchanged, metadata kept), batch delete; and it checks signatures.
- * When the server cannot start, beforeAll throws and every test here fails.
+ * and pagination, get (bytes unchanged, metadata kept), batch delete, multipart upload; it checks
+ * signatures; and its buckets survive a restart (on a private server, so the shared one is never
+ * restarted under other tests). When the server cannot start, beforeAll throws and every test here fails.
  */
-import { DeleteBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  GetObjectCommand,
+  ListBucketsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { gunzipSync, gzipSync } from 'zlib';
 import { ENGINE_START_TIMEOUT_MS, createBucket, emptyBucket, ensureEngines, s3Client, stackEnv, uniqueName } from '../support/engines';
+import { PrivateS3 } from './private-s3';
 
 const buckets: string[] = [];
 
@@ -93,4 +108,62 @@ describe('local S3 engine', () => {
     await expect(put(clientWith('AKIDUNKNOWN', env.AWS_SECRET_ACCESS_KEY))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
     await expect(s3Client().send(new ListObjectsV2Command({ Bucket: bucket }))).resolves.toMatchObject({ KeyCount: 0 });
   });
+
+  it('assembles a multipart upload from its parts and forgets an aborted one (what s3a does for large files)', async () => {
+    const s3 = s3Client();
+    const bucket = await newBucket();
+    const first = Buffer.alloc(5 * 1024 * 1024, 'a');
+    const last = Buffer.from('the end');
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'big/object' }));
+    const parts = [];
+    for (const [i, body] of [first, last].entries()) {
+      const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'big/object', UploadId, PartNumber: i + 1, Body: body }));
+      parts.push({ PartNumber: i + 1, ETag });
+    }
+    const { Uploads } = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    expect((Uploads ?? []).map((u) => u.UploadId)).toEqual([UploadId]);
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'big/object', UploadId, MultipartUpload: { Parts: parts } }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'big/object' }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat([first, last]))).toBe(true);
+
+    const aborted = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'big/aborted' }));
+    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'big/aborted', UploadId: aborted.UploadId, PartNumber: 1, Body: last }));
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'big/aborted', UploadId: aborted.UploadId }));
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'big/' }));
+    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(['big/object']);
+  });
+});
+
+describe('local S3 engine across a restart (a private server on its own port and folder)', () => {
+  let server: PrivateS3 | undefined;
+
+  afterAll(async () => {
+    await server?.remove();
+  }, 60_000);
+
+  it('keeps buckets, objects and their metadata on disk through stop and start', async () => {
+    server = await PrivateS3.start('restart');
+    const env = stackEnv();
+    const client = () => new S3Client({ endpoint: server!.endpoint, region: env.AWS_REGION, forcePathStyle: true, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
+    const before = client();
+    await before.send(new CreateBucketCommand({ Bucket: 'kept' }));
+    const body = gzipSync(Buffer.from('{"a":1}\n'));
+    await before.send(new PutObjectCommand({ Bucket: 'kept', Key: 'events/dt=2024-05-01/hr=10/x.ndjson.gz', Body: body, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' }));
+    await before.send(new PutObjectCommand({ Bucket: 'kept', Key: 'state/url_country_daily/state.json', Body: '{"v":1}' }));
+    before.destroy();
+
+    await server.restart();
+
+    const after = client();
+    try {
+      expect(((await after.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name)).toEqual(['kept']);
+      const listed = await after.send(new ListObjectsV2Command({ Bucket: 'kept' }));
+      expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(['events/dt=2024-05-01/hr=10/x.ndjson.gz', 'state/url_country_daily/state.json']);
+      const got = await after.send(new GetObjectCommand({ Bucket: 'kept', Key: 'events/dt=2024-05-01/hr=10/x.ndjson.gz' }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+      expect([got.ContentType, got.ContentEncoding]).toEqual(['application/x-ndjson', 'gzip']);
+    } finally {
+      after.destroy();
+    }
+  }, 3 * 60_000);
 });
