@@ -2,6 +2,7 @@
  * One message → one canonical record (SPEC §1 rules, §2 field set) or one rejection.
  * Pure and synchronous; it never throws for any parsed JSON value.
  */
+import { channelOf, countryCode, pageHost, referrerHost, UNKNOWN_COUNTRY, utmFields, type Channel, type DeviceType, type Enricher } from './enrich';
 import { normalizePageUrl } from './page-url';
 import type { RejectionReason } from './reasons';
 import { jsonType, readEventTime } from './timestamp';
@@ -15,8 +16,8 @@ export interface KafkaCoordinates {
   readonly timestamp: number;
 }
 
-/** A stored event, exactly the SPEC §2 field set, in this order. */
-export interface CanonicalRecord {
+/** The SPEC §2 fields every record had before enrichment, in this order. */
+export interface BaseCanonicalRecord {
   readonly event_id: string;
   readonly user_id: string;
   readonly session_id: string | null;
@@ -29,6 +30,35 @@ export interface CanonicalRecord {
   readonly user_agent: string | null;
   readonly referrer: string | null;
   readonly kafka: KafkaCoordinates;
+}
+
+/** The enrichment fields of SPEC §2 (after `kafka`, in the spec's order; `country` is above). */
+export interface EnrichmentFields {
+  /** The trimmed original `country` when it named no country (then `country` is `unknown`), else null. */
+  readonly country_raw: string | null;
+  readonly device_type: DeviceType;
+  readonly browser: string | null;
+  readonly os: string | null;
+  readonly is_bot: boolean;
+  readonly utm_source: string | null;
+  readonly utm_medium: string | null;
+  readonly utm_campaign: string | null;
+  readonly referrer_host: string | null;
+  readonly channel: Channel;
+}
+
+/** A stored event: exactly the SPEC §2 field set, in this order (docs/ingest.md shows one). */
+export type CanonicalRecord = BaseCanonicalRecord & EnrichmentFields;
+
+/** How `canonicalize` builds a record; grows with the stages of the record (one object, so the
+ *  core's config passes it through unchanged). */
+export interface CanonicalOptions {
+  /**
+   * Computes the enrichment fields and holds their caches. `null` leaves the enrichment fields
+   * out (a record of the `BaseCanonicalRecord` shape): only for measuring what enrichment costs
+   * in the benchmark; the deployed function always enriches.
+   */
+  readonly enricher: Enricher | null;
 }
 
 /** Why a message is quarantined. A class, so that `instanceof` tells it from a record. */
@@ -46,8 +76,6 @@ export class Rejection {
 export const MAX_USER_ID_CHARS = 256;
 export const MAX_URL_BYTES = 8 * 1024;
 export const MAX_USER_AGENT_BYTES = 4 * 1024;
-
-const TWO_LETTER_CODE = /^[A-Za-z]{2}$/;
 
 function reject(reason: RejectionReason, field: string | null, detail: string): Rejection {
   return new Rejection(reason, field, detail);
@@ -92,7 +120,7 @@ function optionalString(value: unknown): string | null | undefined {
  * Validates and normalizes one parsed message. `kafka` is the message's origin; `referenceMs` is
  * the instant the 24 h future bound is measured from (the Kafka record's timestamp).
  */
-export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, referenceMs: number): CanonicalRecord | Rejection {
+export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, referenceMs: number, options: CanonicalOptions): CanonicalRecord | Rejection {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return reject('not_an_object', null, `value is a JSON ${jsonType(parsed)}, not an object`);
   }
@@ -119,14 +147,18 @@ export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, reference
   if (pageUrl === undefined) return reject('bad_url', 'url', 'url is not an absolute http(s) URL');
 
   const rawCountry = pick(obj, 'country');
-  let country: string;
-  if (rawCountry === undefined || rawCountry === null) {
-    country = 'unknown';
-  } else if (typeof rawCountry !== 'string') {
-    return reject('bad_field_type', 'country', `country is a ${jsonType(rawCountry)}, not a string`);
-  } else {
+  let country = UNKNOWN_COUNTRY;
+  let countryRaw: string | null = null;
+  if (rawCountry !== undefined && rawCountry !== null) {
+    if (typeof rawCountry !== 'string') {
+      return reject('bad_field_type', 'country', `country is a ${jsonType(rawCountry)}, not a string`);
+    }
     const trimmed = rawCountry.trim();
-    country = trimmed === '' ? 'unknown' : TWO_LETTER_CODE.test(trimmed) ? trimmed.toUpperCase() : trimmed;
+    if (trimmed !== '') {
+      const code = countryCode(trimmed);
+      if (code === undefined) countryRaw = trimmed;
+      else country = code;
+    }
   }
 
   const rawCity = optionalString(obj.city);
@@ -163,6 +195,16 @@ export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, reference
     return reject('bad_field_type', 'referrer', `referrer is a ${jsonType(obj.referrer)}, not a string`);
   }
 
+  const enricher = options.enricher;
+  if (enricher === null) {
+    const base: BaseCanonicalRecord = {
+      event_id: eventId, user_id: userId, session_id: sessionId, ts, url, page_url: pageUrl, country, city, user_agent: userAgent, referrer, kafka,
+    };
+    return base as CanonicalRecord; // the benchmark's measurement without enrichment (CanonicalOptions)
+  }
+  const agent = enricher.userAgents.classify(userAgent);
+  const utm = utmFields(url);
+  const fromHost = referrerHost(referrer);
   return {
     event_id: eventId,
     user_id: userId,
@@ -176,6 +218,16 @@ export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, reference
     referrer,
     // The caller's coordinates object itself, not a copy: one allocation less per event.
     kafka,
+    country_raw: countryRaw,
+    device_type: agent.device_type,
+    browser: agent.browser,
+    os: agent.os,
+    is_bot: agent.is_bot,
+    utm_source: utm.utm_source,
+    utm_medium: utm.utm_medium,
+    utm_campaign: utm.utm_campaign,
+    referrer_host: fromHost,
+    channel: channelOf(utm.utm_medium, fromHost, fromHost === null ? '' : pageHost(pageUrl), enricher.classifyHost),
   };
 }
 

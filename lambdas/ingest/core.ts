@@ -9,7 +9,8 @@
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import { isUtf8 } from 'buffer';
 import { gzipSync } from 'zlib';
-import { canonicalize, Rejection, type CanonicalRecord, type KafkaCoordinates } from './canonical';
+import { canonicalize, Rejection, type CanonicalOptions, type CanonicalRecord, type KafkaCoordinates } from './canonical';
+import { sharedEnricher, type Enricher } from './enrich';
 import type { RejectionReason } from './reasons';
 import { formatIsoMillis, MAX_TIME_MS } from './timestamp';
 
@@ -44,6 +45,13 @@ export interface IngestCoreConfig {
   readonly now?: () => number;
   /** zlib level of the gzip bodies (1 fastest .. 9 smallest). @default DEFAULT_GZIP_LEVEL */
   readonly gzipLevel?: number;
+  /**
+   * Computes the SPEC §2 enrichment fields; its caches should outlive one invocation. `null`
+   * stores records without the enrichment fields: for the benchmark's measurement of what
+   * enrichment costs, never for a deployed function.
+   * @default sharedEnricher (one per process, so its caches last as long as the Lambda container)
+   */
+  readonly enricher?: Enricher | null;
 }
 
 export interface IngestResult {
@@ -176,6 +184,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
   const eventsPrefix = withSlash(config.eventsPrefix ?? 'events/');
   const quarantinePrefix = withSlash(config.quarantinePrefix ?? 'quarantine/');
   const now = config.now ?? Date.now;
+  const canonicalOptions: CanonicalOptions = { enricher: config.enricher === undefined ? sharedEnricher : config.enricher };
   const groups = new Map<string, Group>();
   const quarantinedByReason: Partial<Record<RejectionReason, number>> = {};
   let recordsIn = 0;
@@ -257,7 +266,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
         quarantine(coords, record, INVALID_JSON, bytes);
         continue;
       }
-      const result = canonicalize(parsed, coords, kafkaTs);
+      const result = canonicalize(parsed, coords, kafkaTs, canonicalOptions);
       if (result instanceof Rejection) {
         quarantine(coords, record, result, bytes);
         continue;

@@ -30,6 +30,7 @@ describe('canonical record (SPEC §2)', () => {
     const line = stored(clickEvent({ unknown_field: 'ignored', nested: { a: 1 } }), { offset: 41, partition: 2 });
     expect(Object.keys(line)).toEqual([
       'event_id', 'user_id', 'session_id', 'ts', 'url', 'page_url', 'country', 'city', 'user_agent', 'referrer', 'kafka',
+      'country_raw', 'device_type', 'browser', 'os', 'is_bot', 'utm_source', 'utm_medium', 'utm_campaign', 'referrer_host', 'channel',
     ]);
     expect(line).toEqual({
       event_id: 'e-1',
@@ -43,6 +44,16 @@ describe('canonical record (SPEC §2)', () => {
       user_agent: 'Mozilla/5.0 (X11; Linux x86_64)',
       referrer: 'https://www.google.com/',
       kafka: { topic: 'clickstream', partition: 2, offset: 41, timestamp: DEFAULT_KAFKA_TS },
+      country_raw: null,
+      device_type: 'desktop',
+      browser: null,
+      os: 'Linux',
+      is_bot: false,
+      utm_source: null,
+      utm_medium: null,
+      utm_campaign: null,
+      referrer_host: 'google.com',
+      channel: 'search',
     });
   });
 
@@ -244,9 +255,10 @@ describe('country and city', () => {
     ['de', 'DE'],
     [' us ', 'US'],
     ['Fr', 'FR'],
-    ['Germany', 'Germany'],
-    ['usa', 'usa'],
-    ['  Côte d’Ivoire ', 'Côte d’Ivoire'],
+    ['Germany', 'DE'],
+    ['usa', 'US'],
+    ['  Côte d’Ivoire ', 'CI'],
+    ['Atlantis', 'unknown'],
     ['', 'unknown'],
     ['   ', 'unknown'],
     [null, 'unknown'],

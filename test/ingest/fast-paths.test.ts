@@ -118,6 +118,8 @@ describe('ndjson', () => {
     event_id: trickyString(), user_id: trickyString(), session_id: maybeNull(), ts: '2024-05-01T12:00:00.000Z',
     url: trickyString(), page_url: trickyString(), country: trickyString(), city: maybeNull(), user_agent: maybeNull(),
     referrer: maybeNull(), kafka: { topic: 'clicks', partition: 0, offset, timestamp: 1714564800000 },
+    country_raw: maybeNull(), device_type: 'desktop', browser: maybeNull(), os: maybeNull(), is_bot: rand() < 0.5,
+    utm_source: maybeNull(), utm_medium: maybeNull(), utm_campaign: maybeNull(), referrer_host: maybeNull(), channel: 'referral',
   });
   const quarantineLine = (offset: number): QuarantineLine => ({
     reason: 'invalid_json', field: null, detail: trickyString(), topic: 'clicks', partition: 0, offset,
