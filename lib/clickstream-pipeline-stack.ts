@@ -6,6 +6,7 @@ import { IndexingStage } from './indexing';
 import { IngestStage } from './ingest';
 import { PipelineMonitoring } from './monitoring';
 import { PipelineNetwork } from './network';
+import { PrivacyKey } from './privacy';
 import { ProcessingStage } from './processing';
 import { SearchDomain } from './search-domain';
 import { SecureBucket } from './secure-defaults';
@@ -25,6 +26,7 @@ export class ClickstreamPipelineStack extends Stack {
   public readonly rawEventsBucket: SecureBucket;
   public readonly aggregatesBucket: SecureBucket;
   public readonly network: PipelineNetwork;
+  public readonly privacyKey: PrivacyKey;
   public readonly ingest: IngestStage;
   public readonly processing: ProcessingStage;
   public readonly searchDomain: SearchDomain;
@@ -53,6 +55,9 @@ export class ClickstreamPipelineStack extends Stack {
       removalPolicy: config.removalPolicy,
     });
 
+    // Always created: the erasure record's keyed hashes need it even without pseudonyms (docs/privacy.md).
+    this.privacyKey = new PrivacyKey(this, 'PrivacyKey', { removalPolicy: config.removalPolicy });
+
     this.ingest = new IngestStage(this, 'Ingest', {
       rawEventsBucket: this.rawEventsBucket,
       existingClusterArn: config.kafka.existingClusterArn,
@@ -69,6 +74,8 @@ export class ClickstreamPipelineStack extends Stack {
       serverAccessLogsBucket: this.accessLogsBucket,
       logRetention: config.retention.logRetentionDays,
       removalPolicy: config.removalPolicy,
+      privacyKey: this.privacyKey,
+      pseudonymizeUserIds: config.privacy.pseudonymizeUserIds,
     });
 
     this.processing = new ProcessingStage(this, 'Processing', {
@@ -158,6 +165,8 @@ export class ClickstreamPipelineStack extends Stack {
       'Glue Data Catalog database with the raw_events and url_country_daily tables (partition projection) for Athena');
     output('AthenaWorkGroupName', this.processing.workGroup.ref,
       'Athena workgroup for SQL over the raw events and the aggregates (results encrypted and kept by the workgroup)');
+    output('PrivacyKeySecretArn', this.privacyKey.secret.secretArn,
+      'Secret holding the pseudonymization and erasure key (never print it); npm run erase reads it (docs/privacy.md)');
     output('AccessLogsBucketName', this.accessLogsBucket.bucketName,
       'S3 bucket of the server access logs of the other buckets; retained in prod: delete it by hand after a teardown (docs/deploy.md, section 9)');
 

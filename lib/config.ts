@@ -72,6 +72,12 @@ export interface ProcessingSettings {
   readonly lookbackDays?: number;
 }
 
+/** Privacy (SPEC §6, docs/privacy.md). */
+export interface PrivacySettings {
+  /** The ingest function stores HMAC-SHA-256 pseudonyms instead of user IDs. */
+  readonly pseudonymizeUserIds: boolean;
+}
+
 /** The validated, complete settings of one deployment. */
 export interface PipelineConfig {
   readonly stage: DeploymentStage;
@@ -83,6 +89,7 @@ export interface PipelineConfig {
   readonly processing: ProcessingSettings;
   readonly retention: RetentionSettings;
   readonly openSearch: OpenSearchSettings;
+  readonly privacy: PrivacySettings;
   /** Address that receives alarm notifications; undefined means no subscription (topic only). */
   readonly alarmEmail?: string;
 }
@@ -122,6 +129,7 @@ export const SETTINGS = {
   openSearchZoneAwareness: '(false in dev, true in prod)',
   openSearchDedicatedMasterNodes: '(0 in dev, 3 in prod)',
   alarmEmail: '(none)',
+  pseudonymizeUserIds: false,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -205,6 +213,8 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
       openSearch.instanceCount);
   }
 
+  const privacy: PrivacySettings = { pseudonymizeUserIds: reader.boolean('pseudonymizeUserIds') ?? false };
+
   const alarmEmail = reader.matching('alarmEmail', EMAIL, 'an e-mail address like ops@example.com');
 
   reader.rejectMisspelledKeys();
@@ -217,6 +227,7 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
     processing,
     retention,
     openSearch,
+    privacy,
     alarmEmail,
   };
 }

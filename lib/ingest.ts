@@ -9,7 +9,9 @@
  *   retries, split batch on error, failed batches (full payload) to an S3 bucket an operator
  *   replays from, each one announced on an SQS queue that monitoring alarms on.
  * - The raw bucket comes from the stack; this stage adds its lifecycle rules and grants the
- *   function `s3:PutObject` under its two prefixes only.
+ *   function `s3:PutObject` under its two prefixes only, and a read of the erasure record.
+ * - Privacy (docs/privacy.md): with the privacy key given, the function may read it (pseudonyms
+ *   when `pseudonymizeUserIds` is on, and the erasure rule).
  */
 import { Arn, ArnFormat, CustomResource, Duration, Fn, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -23,7 +25,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { MAX_PARTITIONS as MAX_TOPIC_PARTITIONS } from '../lambdas/ingest/topic/ensure-topic';
+import { DEFAULT_ERASURE_RECORD_KEY } from '../lambdas/ingest/pseudonymize';
 import { PipelineNetwork } from './network';
+import { PrivacyKey } from './privacy';
 import { PipelineFunction, SecureBucket, SecureQueue } from './secure-defaults';
 
 /** Port of MSK brokers for IAM-authenticated clients (TLS). */
@@ -116,6 +120,13 @@ export interface IngestStageProps {
   /** Removal policy of the failed-batches bucket and of a new MSK cluster.
    *  @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /** The privacy key (lib/privacy.ts): the function reads it for pseudonyms and for the erasure
+   *  rule (docs/privacy.md).
+   *  @default no key: user IDs stored as received, and an erasure record with entries fails the batch */
+  readonly privacyKey?: PrivacyKey;
+  /** Store `user_id` as its HMAC-SHA-256 under `privacyKey` (SPEC §6).
+   *  @default false */
+  readonly pseudonymizeUserIds?: boolean;
 }
 
 /** ARNs of the Kafka resources of a cluster, for `kafka-cluster:*` IAM statements. */
@@ -269,6 +280,9 @@ export class IngestStage extends Construct {
         RAW_EVENTS_PREFIX: eventsPrefix,
         QUARANTINE_PREFIX: quarantinePrefix,
         WRITE_CONCURRENCY: String(props.writeConcurrency ?? 8),
+        PSEUDONYMIZE_USER_IDS: String(props.pseudonymizeUserIds ?? false),
+        ERASURE_RECORD_KEY: DEFAULT_ERASURE_RECORD_KEY,
+        ...(props.privacyKey ? { PRIVACY_KEY_SECRET_ARN: props.privacyKey.secret.secretArn } : {}),
       },
     });
     // Least privilege: new objects under the two prefixes, nothing else (no read, no delete).
@@ -277,6 +291,7 @@ export class IngestStage extends Construct {
       actions: ['s3:PutObject'],
       resources: [props.rawEventsBucket.arnForObjects(`${eventsPrefix}*`), props.rawEventsBucket.arnForObjects(`${quarantinePrefix}*`)],
     }));
+    this.grantPrivacyAccess(props);
     this.grantEventSourceAccess(this.clusterArn, topic, consumerGroupId);
 
     // --- Failed batches: full payload in S3 for replay, one SQS message each for alarms -----------------
@@ -338,6 +353,27 @@ export class IngestStage extends Construct {
       noncurrentVersionExpiration: Duration.days(7),
       abortIncompleteMultipartUploadAfter: Duration.days(1),
     });
+  }
+
+  /**
+   * The erasure rule (docs/privacy.md): read the erasure record, and list exactly its key so that
+   * a record not yet written reads as 404 (an empty record) instead of 403. The privacy key.
+   */
+  private grantPrivacyAccess(props: IngestStageProps): void {
+    if (props.pseudonymizeUserIds && !props.privacyKey) throw new Error('IngestStage: pseudonymizeUserIds needs privacyKey');
+    const bucket = props.rawEventsBucket;
+    this.ingestFunction.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ReadErasureRecord',
+      actions: ['s3:GetObject'],
+      resources: [bucket.arnForObjects(DEFAULT_ERASURE_RECORD_KEY)],
+    }));
+    this.ingestFunction.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ListErasureRecord',
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      conditions: { StringEquals: { 's3:prefix': DEFAULT_ERASURE_RECORD_KEY } },
+    }));
+    props.privacyKey?.grantRead(this.ingestFunction);
   }
 
   /**

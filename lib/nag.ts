@@ -73,6 +73,14 @@ export const ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS: readonly string[] = [
  */
 export function pipelineNagAcknowledgements(config: PipelineConfig): NagAcknowledgement[] {
   const acks: NagAcknowledgement[] = [
+    // --- The privacy key (lib/privacy.ts) ----------------------------------------------------------
+    {
+      rule: 'AwsSolutions-SMG4',
+      path: 'PrivacyKey/Secret',
+      reason: 'The privacy key is the HMAC key of pseudonymous user IDs and of the erasure record. Rotating it changes every ' +
+        'pseudonym (a user counts twice in unique users across the rotation) and the hashes of earlier erasures no longer match ' +
+        'redelivered events, so it is rotated by an operator on purpose, as docs/privacy.md ("Key rotation") describes, never on a schedule.',
+    },
     // --- Every PipelineFunction (lib/secure-defaults.ts) -----------------------------------------
     {
       rule: 'AwsSolutions-IAM5[Resource::*]',

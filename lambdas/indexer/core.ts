@@ -97,6 +97,8 @@ export interface IndexerTelemetry {
   readonly logger: IndexerLogger;
   count(metric: IndexerMetric, value: number): void;
   bulkLatency(ms: number): void;
+  /** An object of the computation at `computedAtMs` (epoch ms) was indexed: the index-freshness metric. */
+  indexedComputation?(computedAtMs: number): void;
 }
 
 export interface IndexerDeps {
@@ -440,6 +442,7 @@ function countOutcome(telemetry: IndexerTelemetry, outcome: ObjectOutcome): void
     failed: 'ObjectsFailed',
   };
   telemetry.count(objectMetric[outcome.status], 1);
+  if (outcome.status === 'indexed' && outcome.computedAtMs !== undefined) telemetry.indexedComputation?.(outcome.computedAtMs);
 }
 
 export interface BatchResult extends SQSBatchResponse {
