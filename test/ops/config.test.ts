@@ -30,14 +30,21 @@ describe('loadPipelineConfig defaults', () => {
     expect(config.retention).toEqual({
       rawEventsTransitionDays: 30, rawEventsExpirationDays: undefined, quarantineExpirationDays: 90, logRetentionDays: 30,
     });
-    expect(config.openSearch).toEqual({ instanceType: 't3.small.search', instanceCount: 1, volumeSizeGiB: 10, zoneAwareness: false, dedicatedMasterNodes: 0 });
+    expect(config.openSearch).toEqual({ instanceType: 't3.small.search', instanceCount: 1, volumeSizeGiB: 10, zoneAwareness: false, dedicatedMasterNodes: 0, auditLogs: false });
     expect(config.alarmEmail).toBeUndefined();
+    expect(config.alarms).toEqual({ ingestHeartbeatMinutes: 60, quarantineAlarmPercent: 5, indexFreshnessHours: 6 });
   });
 
   test('stage=prod retains data and uses the production search profile', () => {
     const config = load({ stage: 'prod' });
     expect(config.removalPolicy).toBe(RemovalPolicy.RETAIN);
-    expect(config.openSearch).toEqual({ instanceType: 'r6g.large.search', instanceCount: 2, volumeSizeGiB: 100, zoneAwareness: true, dedicatedMasterNodes: 3 });
+    expect(config.openSearch).toEqual({ instanceType: 'r6g.large.search', instanceCount: 2, volumeSizeGiB: 100, zoneAwareness: true, dedicatedMasterNodes: 3, auditLogs: true });
+    expect(load({ stage: 'prod', openSearchAuditLogs: 'false' }).openSearch.auditLogs).toBe(false);
+  });
+
+  test('alarm windows and shares are read as typed settings', () => {
+    expect(load({ ingestHeartbeatMinutes: '120', quarantineAlarmPercent: 20, indexFreshnessHours: '30' }).alarms)
+      .toEqual({ ingestHeartbeatMinutes: 120, quarantineAlarmPercent: 20, indexFreshnessHours: 30 });
   });
 
   test('an explicit removalPolicy wins over the stage default', () => {
@@ -112,6 +119,11 @@ describe('loadPipelineConfig rejects wrong values, naming the setting', () => {
     ['openSearchZoneAwareness', 'yes', /openSearchZoneAwareness: must be true or false \(got "yes"\)/],
     ['openSearchDedicatedMasterNodes', 2, /openSearchDedicatedMasterNodes: must be 0, 3 or 5/],
     ['alarmEmail', 'ops at example.com', /alarmEmail: must be an e-mail address/],
+    ['openSearchAuditLogs', 'on', /openSearchAuditLogs: must be true or false/],
+    ['ingestHeartbeatMinutes', 5, /ingestHeartbeatMinutes: must be a whole number from 10 to 1440/],
+    ['ingestHeartbeatMinutes', 62, /ingestHeartbeatMinutes: must be a multiple of 5/],
+    ['quarantineAlarmPercent', 0, /quarantineAlarmPercent: must be a whole number from 1 to 100/],
+    ['indexFreshnessHours', 1, /indexFreshnessHours: must be a whole number from 2 to 168/],
   ])('%s = %j', (name, value, message) => {
     expect(problemsOf({ [name]: value })).toMatch(message);
   });
