@@ -143,7 +143,7 @@ describe('IngestStage: the MSK event source mapping', () => {
 });
 
 describe('IngestStage: least-privilege IAM', () => {
-  it('lets the function put objects under its two prefixes of the raw bucket, and nothing else in it', () => {
+  it('lets the function put objects under its two prefixes of the raw bucket, read the erasure record, and nothing else in it', () => {
     const { stack, stage, rawEventsBucket, template } = build();
     const statements = statementsOf(template, stack, stage.ingestFunction);
     const rawArn = arnOf(stack, rawEventsBucket);
@@ -158,9 +158,16 @@ describe('IngestStage: least-privilege IAM', () => {
           { 'Fn::Join': ['', [rawArn, '/quarantine/*']] },
         ],
       },
+      // The erasure rule (docs/privacy.md): this one object, and a listing of exactly its key.
+      { Sid: 'ReadErasureRecord', Effect: 'Allow', Action: 's3:GetObject', Resource: { 'Fn::Join': ['', [rawArn, '/erasure/erased-users.json']] } },
+      {
+        Sid: 'ListErasureRecord', Effect: 'Allow', Action: 's3:ListBucket', Resource: rawArn,
+        Condition: { StringEquals: { 's3:prefix': 'erasure/erased-users.json' } },
+      },
     ]);
     const s3Actions = statements.flatMap((s) => asList(s.Action)).filter((a: string) => a.startsWith('s3:'));
-    expect(s3Actions.sort()).toEqual(['s3:ListBucket', 's3:PutObject', 's3:PutObject']); // the other two: failed-batches bucket
+    // ListBucket and PutObject on the failed-batches bucket, besides the raw-bucket statements above.
+    expect(s3Actions.sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:ListBucket', 's3:PutObject', 's3:PutObject']);
     expect(statements.flatMap((s) => asList(s.Action)).some((a: string) => a.endsWith('*'))).toBe(false);
   });
 
