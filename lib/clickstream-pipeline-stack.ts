@@ -7,7 +7,6 @@ import { IngestStage } from './ingest';
 import { PipelineMonitoring } from './monitoring';
 import { PipelineNetwork } from './network';
 import { PrivacyKey } from './privacy';
-import { PrivacyKey } from './privacy';
 import { ProcessingStage } from './processing';
 import { SearchDomain } from './search-domain';
 import { SecureBucket } from './secure-defaults';
@@ -27,7 +26,6 @@ export class ClickstreamPipelineStack extends Stack {
   public readonly rawEventsBucket: SecureBucket;
   public readonly aggregatesBucket: SecureBucket;
   public readonly network: PipelineNetwork;
-  public readonly privacyKey: PrivacyKey;
   public readonly privacyKey: PrivacyKey;
   public readonly ingest: IngestStage;
   public readonly processing: ProcessingStage;
@@ -56,9 +54,6 @@ export class ClickstreamPipelineStack extends Stack {
       flowLogRetention: config.retention.logRetentionDays,
       removalPolicy: config.removalPolicy,
     });
-
-    // Always created: the erasure record's keyed hashes need it even without pseudonyms (docs/privacy.md).
-    this.privacyKey = new PrivacyKey(this, 'PrivacyKey', { removalPolicy: config.removalPolicy });
 
     // Always created: the erasure record's keyed hashes need it even without pseudonyms (docs/privacy.md).
     this.privacyKey = new PrivacyKey(this, 'PrivacyKey', { removalPolicy: config.removalPolicy });
@@ -170,8 +165,6 @@ export class ClickstreamPipelineStack extends Stack {
       'Glue Data Catalog database with the raw_events and url_country_daily tables (partition projection) for Athena');
     output('AthenaWorkGroupName', this.processing.workGroup.ref,
       'Athena workgroup for SQL over the raw events and the aggregates (results encrypted and kept by the workgroup)');
-    output('PrivacyKeySecretArn', this.privacyKey.secret.secretArn,
-      'Secret holding the pseudonymization and erasure key (never print it); npm run erase reads it (docs/privacy.md)');
     output('PrivacyKeySecretArn', this.privacyKey.secret.secretArn,
       'Secret holding the pseudonymization and erasure key (never print it); npm run erase reads it (docs/privacy.md)');
     output('AccessLogsBucketName', this.accessLogsBucket.bucketName,

@@ -78,12 +78,6 @@ export interface PrivacySettings {
   readonly pseudonymizeUserIds: boolean;
 }
 
-/** Privacy (SPEC §6, docs/privacy.md). */
-export interface PrivacySettings {
-  /** The ingest function stores HMAC-SHA-256 pseudonyms instead of user IDs. */
-  readonly pseudonymizeUserIds: boolean;
-}
-
 /** The validated, complete settings of one deployment. */
 export interface PipelineConfig {
   readonly stage: DeploymentStage;
@@ -135,7 +129,6 @@ export const SETTINGS = {
   openSearchZoneAwareness: '(false in dev, true in prod)',
   openSearchDedicatedMasterNodes: '(0 in dev, 3 in prod)',
   alarmEmail: '(none)',
-  pseudonymizeUserIds: false,
   pseudonymizeUserIds: false,
 } as const;
 
@@ -219,8 +212,6 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
     reader.problem('openSearchInstanceCount', 'must be even when openSearchZoneAwareness is true (nodes are spread over two AZs)',
       openSearch.instanceCount);
   }
-
-  const privacy: PrivacySettings = { pseudonymizeUserIds: reader.boolean('pseudonymizeUserIds') ?? false };
 
   const privacy: PrivacySettings = { pseudonymizeUserIds: reader.boolean('pseudonymizeUserIds') ?? false };
 
