@@ -3,7 +3,8 @@
 Used by `local-stack/spark/submit.sh` (through `python local_spark.py --submit-args`) and by
 `test/python/conftest.py`, so a job run by hand and a job run by a test see the same Spark:
 local[2], the s3a connector pointed at the local S3 server with path-style addressing and
-the local test credentials, dynamic partition overwrite, UTC session time zone, no UI.
+the local test credentials, dynamic partition overwrite, UTC session time zone, no UI, and the
+job's package (glue-scripts/clickstream_job) as a zip in `spark.submit.pyFiles`.
 
 Defaults come from `local-stack/env.sh` (run in bash, so there is a single copy of them);
 variables already set in the environment win, as they do for the shell scripts.
@@ -14,11 +15,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import zipfile
 from typing import Mapping
 
 SPARK_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(SPARK_DIR))
 ENV_SH = os.path.join(REPO_ROOT, "local-stack", "env.sh")
+JOB_SOURCE = os.path.join(REPO_ROOT, "glue-scripts")
+JOB_PACKAGE = "clickstream_job"
 
 
 def stack_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -34,6 +39,32 @@ def stack_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
         raise RuntimeError(f"sourcing {ENV_SH} failed: {result.stderr.decode(errors='replace')}")
     pairs = (item.split("=", 1) for item in result.stdout.decode().split("\0") if "=" in item)
     return {key: value for key, value in pairs}
+
+
+def job_package_zip(target_dir: str) -> str:
+    """Zips glue-scripts/clickstream_job (the package at the zip root, as the CDK asset deploys it
+    for Glue's --extra-py-files) into `target_dir` and returns the zip's path.
+
+    Rebuilt on every call from the current sources; written beside and renamed into place, so a
+    concurrent run never sees half a zip. Caches (`__pycache__`, `*.pyc`) are left out.
+    """
+    os.makedirs(target_dir, exist_ok=True)
+    target = os.path.join(target_dir, f"{JOB_PACKAGE}.zip")
+    fd, partial = tempfile.mkstemp(prefix=f".{JOB_PACKAGE}-", suffix=".zip", dir=target_dir)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for folder, dirs, names in os.walk(os.path.join(JOB_SOURCE, JOB_PACKAGE)):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+                for name in sorted(names):
+                    if name.endswith(".py"):
+                        path = os.path.join(folder, name)
+                        archive.write(path, os.path.relpath(path, JOB_SOURCE))
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return target
 
 
 def local_spark_conf(env: Mapping[str, str] | None = None, python: str | None = None) -> dict[str, str]:
@@ -82,6 +113,9 @@ def local_spark_conf(env: Mapping[str, str] | None = None, python: str | None = 
         "spark.sql.shuffle.partitions": "4",
         "spark.sql.warehouse.dir": os.path.join(spark_data, "warehouse"),
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        # The job's package, zipped as Glue gets it with --extra-py-files: the driver and the
+        # Python workers import it from there (workers do not inherit the driver's sys.path).
+        "spark.submit.pyFiles": job_package_zip(os.path.join(spark_data, "py")),
     }
     conf.update({f"spark.hadoop.fs.s3a.{key}": value for key, value in s3a.items()})
     return conf

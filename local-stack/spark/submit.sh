@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs a PySpark script on local Spark (local[2]) with s3a:// pointed at the local S3 server:
 #   bash local-stack/spark/submit.sh SCRIPT [ARGS...]
-# The settings come from local_spark.py, the same ones test/python/conftest.py uses.
+# The settings come from local_spark.py, the same ones test/python/conftest.py uses; among them
+# spark.submit.pyFiles, a fresh zip of the job's package (glue-scripts/clickstream_job), which
+# spark-submit puts on the driver's and the workers' Python path as Glue does with --extra-py-files.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 source "$REPO_ROOT/local-stack/spark/spark-env.sh"

@@ -1,0 +1,226 @@
+"""The job's entry point (`main`) and one run (`run`).
+
+Only this module reads the job arguments (`getResolvedOptions` under Glue, argparse elsewhere; the
+same underscore names in both), builds the SparkSession or touches `awsglue`.
+
+Job arguments:
+  --raw_uri               root of the raw events: <raw_uri>/dt=YYYY-MM-DD/hr=HH/*.ndjson.gz
+  --output_uri            root of the aggregates: <output_uri>/<table>/event_date=YYYY-MM-DD/part-*.json
+  --state_uri             where the job keeps <state_uri>/state.json between runs
+  --dates                 optional backfill: YYYY-MM-DD[,YYYY-MM-DD|,YYYY-MM-DD..YYYY-MM-DD]
+  --session_gap_minutes   optional, default 30: a longer gap starts a new session (1..1440)
+  --lookback_days         optional, default none: incremental runs only look at raw partitions of
+                          the last N days (bounds the listing cost of a long-retained raw zone)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import re
+import sys
+import threading
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from pyspark import StorageLevel
+from pyspark.sql import Observation, SparkSession
+from pyspark.sql import functions as F
+
+from .config import DEFAULT_SESSION_GAP_MINUTES, MAX_LOOKBACK_DAYS, MAX_SESSION_GAP_MINUTES, JobConfig, format_instant, parse_dates_argument
+from .io import HadoopFiles, date_folder, load_state, read_raw, save_state, write_date, write_empty_date
+from .parse import deduplicate_events, parse_events
+from .schema import REJECT_REASONS
+from .sessions import sessionize
+from .state import dates_to_recompute, input_uris, listing_filter, next_state
+from .tables import TABLES, compute_tables
+
+LOG = logging.getLogger("clickstream_job")
+OBSERVATION_TIMEOUT_SECONDS = 120
+SUMMARY_PREFIX = "aggregate_clicks summary"
+
+
+def run(spark: SparkSession, config: JobConfig, now: Optional[dt.datetime] = None) -> Dict[str, object]:
+    """One job run: plan, recompute the planned dates of every table, then save the state.
+
+    Returns a summary (also logged as one JSON line, `aggregate_clicks summary {...}`).
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    computed_at = format_instant(now)
+    files = HadoopFiles(spark)
+    table_names = list(TABLES)
+    state = load_state(files, config.state_uri, table_names)
+    listing, listed_dates = files.list_raw(config.raw_uri, listing_filter(config, now.astimezone(dt.timezone.utc).date()))
+    dates, changed_dates = dates_to_recompute(listing, state, config.dates)
+    inputs = input_uris(listing, dates)
+
+    summary: Dict[str, object] = {
+        "mode": "backfill" if config.dates is not None else "incremental",
+        "computed_at": computed_at,
+        "changed_dates": changed_dates,
+        "dates": dates,
+        "input_partitions": len(inputs),
+        "records_read": 0,
+        "rejected": {},
+        "tables": {name: {"dates": [], "rows": 0, "emptied": []} for name in table_names},
+        "dates_written": [],
+        "rows_written": 0,
+        "state_written": False,
+    }
+    if not dates:
+        LOG.info("no raw input changed since the last successful run: nothing to do")
+        _log_summary(summary)
+        return summary
+
+    result = recompute_dates(spark, files, config, inputs, dates, computed_at)
+    summary.update(result)
+    new_state = next_state(listing, listed_dates, state, set(dates))
+    if new_state != state:
+        save_state(files, config.state_uri, config.raw_uri, table_names, new_state, computed_at)
+        summary["state_written"] = True
+    _log_summary(summary)
+    return summary
+
+
+def recompute_dates(
+    spark: SparkSession,
+    files: HadoopFiles,
+    config: JobConfig,
+    inputs: Sequence[str],
+    dates: Sequence[str],
+    computed_at: str,
+) -> Dict[str, object]:
+    """Replaces the output of `dates` in every table with what `inputs` (exactly the raw
+    partitions of those dates) give. A date with no rows left in a table gets the empty marker
+    when it had output there. Returns the summary fields of the writes and of the input."""
+    tables: Dict[str, Dict[str, object]] = {name: {"dates": [], "rows": 0, "emptied": []} for name in TABLES}
+    records_read: Optional[int] = 0
+    rejected: Dict[str, int] = {}
+    counts_by_table: Dict[str, Dict[str, int]] = {name: {} for name in TABLES}
+    if inputs:
+        # One read and one sessionization, shared by every table. Invalid records are counted by
+        # an Observation during that pass; their object names are looked up only when there are any.
+        observation = Observation("raw_records")
+        parsed = parse_events(read_raw(spark, inputs, raw_root=config.raw_uri)).observe(
+            observation,
+            F.count(F.lit(1)).alias("records"),
+            *[F.count(F.when(F.col("reject_reason") == r, 1)).alias(r) for r in REJECT_REASONS],
+        )
+        valid = parsed.where(F.col("reject_reason").isNull())
+        sessionized = sessionize(deduplicate_events(valid), config.session_gap_minutes).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            for name, frame in compute_tables(sessionized, computed_at).items():
+                rows = frame.persist()
+                try:
+                    counts_by_table[name] = {r["event_date"]: int(r["rows"]) for r in rows.groupBy("event_date").agg(F.count(F.lit(1)).alias("rows")).collect()}
+                    if name == next(iter(TABLES)):
+                        records_read, rejected = _rejected(spark, observation, inputs, config.raw_uri)
+                    for date in sorted(counts_by_table[name]):
+                        write_date(rows.where(F.col("event_date") == date), date_folder(config.output_uri, name, date), TABLES[name].grain)
+                finally:
+                    rows.unpersist()
+        finally:
+            sessionized.unpersist()
+    for name in TABLES:
+        counts = counts_by_table[name]
+        emptied = [d for d in dates if d not in counts and write_empty_date(files, date_folder(config.output_uri, name, d), name, d, computed_at)]
+        tables[name] = {"dates": sorted(counts), "rows": sum(counts.values()), "emptied": emptied}
+    written = sorted({d for t in tables.values() for d in t["dates"]})  # type: ignore[attr-defined]
+    return {
+        "records_read": records_read,
+        "rejected": rejected,
+        "tables": tables,
+        "dates_written": written,
+        "rows_written": sum(int(t["rows"]) for t in tables.values()),  # type: ignore[arg-type]
+    }
+
+
+def _rejected(spark: SparkSession, observation: Observation, inputs: Sequence[str], raw_root: str) -> Tuple[Optional[int], Dict[str, int]]:
+    """(records read, invalid records by reason) from the observation of the input pass."""
+    metrics: Dict[str, int] = {}
+    waiter = threading.Thread(target=lambda: metrics.update(observation.get), daemon=True)
+    waiter.start()
+    waiter.join(OBSERVATION_TIMEOUT_SECONDS)  # the metrics are there once the pass ran; never hang on them
+    if not metrics:
+        LOG.warning("record counts were not reported by Spark; rejected records are not counted in this run's summary")
+        return None, {}
+    counts = {reason: int(metrics[reason] or 0) for reason in REJECT_REASONS if metrics.get(reason)}
+    if counts:
+        # The records stay in the raw zone; name the objects so an operator can find and fix them.
+        rejected = parse_events(read_raw(spark, inputs, raw_root=raw_root, with_source_file=True)).where(F.col("reject_reason").isNotNull())
+        sample = [r["source_file"] for r in rejected.select("source_file").distinct().limit(20).collect()]
+        LOG.warning("skipped %d invalid raw records %s; in objects such as %s", sum(counts.values()), counts, sample)
+    return int(metrics.get("records") or 0), dict(sorted(counts.items()))
+
+
+def _log_summary(summary: Mapping[str, object]) -> None:
+    LOG.info("%s %s", SUMMARY_PREFIX, json.dumps(summary, sort_keys=True))
+    for name, table in summary["tables"].items():  # type: ignore[union-attr]
+        LOG.info("table %s: %d rows in %d dates %s; emptied %s", name, table["rows"], len(table["dates"]), table["dates"], table["emptied"] or "none")
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+REQUIRED_ARGUMENTS = ("raw_uri", "output_uri", "state_uri")
+OPTIONAL_ARGUMENTS = ("dates", "session_gap_minutes", "lookback_days")
+
+
+def parse_job_arguments(argv: Sequence[str]) -> JobConfig:
+    """Job arguments from `argv` (`argv[0]` is the script): Glue's resolver when it imports."""
+    try:
+        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+    except ImportError:
+        getResolvedOptions = None
+    if getResolvedOptions is not None:
+        # getResolvedOptions makes every name it is given required; pass optional ones only when present.
+        present = [name for name in OPTIONAL_ARGUMENTS if f"--{name}" in argv]
+        values: Mapping[str, Optional[str]] = getResolvedOptions(list(argv), list(REQUIRED_ARGUMENTS) + present)
+    else:
+        parser = argparse.ArgumentParser(prog="aggregate_clicks.py", allow_abbrev=False)
+        for name in REQUIRED_ARGUMENTS:
+            parser.add_argument(f"--{name}", required=True)
+        for name in OPTIONAL_ARGUMENTS:
+            parser.add_argument(f"--{name}")
+        # Tolerate the extra arguments Glue and spark-submit wrappers add, as getResolvedOptions does.
+        known, _unknown = parser.parse_known_args(list(argv[1:]))
+        values = vars(known)
+    for name in REQUIRED_ARGUMENTS:
+        if not (values.get(name) or "").strip():
+            raise ValueError(f"--{name} must not be empty")
+    dates_text = (values.get("dates") or "").strip()
+    gap_text = (values.get("session_gap_minutes") or "").strip()
+    lookback_text = (values.get("lookback_days") or "").strip()
+    return JobConfig(
+        raw_uri=str(values["raw_uri"]).strip(),
+        output_uri=str(values["output_uri"]).strip(),
+        state_uri=str(values["state_uri"]).strip(),
+        dates=tuple(parse_dates_argument(dates_text)) if dates_text else None,
+        session_gap_minutes=_parse_int("session_gap_minutes", gap_text, 1, MAX_SESSION_GAP_MINUTES) if gap_text else DEFAULT_SESSION_GAP_MINUTES,
+        lookback_days=_parse_int("lookback_days", lookback_text, 0, MAX_LOOKBACK_DAYS) if lookback_text else None,
+    )
+
+
+def _parse_int(name: str, text: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"\d+", text) or not low <= int(text) <= high:
+        raise ValueError(f"--{name} must be a whole number in {low}..{high}, got {text!r}")
+    return int(text)
+
+
+def build_spark_session() -> SparkSession:
+    spark = SparkSession.builder.appName("aggregate_clicks").getOrCreate()
+    # The transforms do not depend on it; logs and any ad-hoc date formatting are in UTC.
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark
+
+
+def main(argv: Sequence[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stdout)
+    try:
+        config = parse_job_arguments(argv)
+    except ValueError as error:
+        LOG.error("invalid job arguments: %s", error)
+        return 2
+    run(build_spark_session(), config)
+    return 0
