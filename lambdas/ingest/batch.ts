@@ -13,6 +13,9 @@
  *   S3_ENDPOINT         optional, the local S3 server (path-style addressing)
  *   WRITE_CONCURRENCY   PutObject calls in flight, default 8
  *   GZIP_LEVEL          1..9, default 3 (DEFAULT_GZIP_LEVEL in core.ts)
+ *   ERASURE_RECORD_KEY, PSEUDONYMIZE_USER_IDS, PRIVACY_KEY_SECRET_ARN or PRIVACY_KEY_FILE,
+ *   ERASURE_RECORD_TTL_SECONDS: privacy (privacy-source.ts, docs/privacy.md); with neither of the
+ *   first two set (tests, benchmarks) user IDs pass through and no erasure record is read.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -20,6 +23,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { MSKEvent } from 'aws-lambda';
 import { requireEnv, s3ClientFromEnv } from '../shared/s3';
 import { buildRawObjects, DEFAULT_GZIP_LEVEL, type IngestCoreConfig } from './core';
+import { privacySourceFromEnv, type PrivacySource } from './privacy-source';
 import { DEFAULT_WRITE_CONCURRENCY, writeRawObjects } from './writer';
 
 /** What one invocation did; also the handler's return value (the event source ignores it). */
@@ -27,6 +31,8 @@ export interface IngestSummary {
   readonly recordsIn: number;
   readonly recordsStored: number;
   readonly recordsQuarantined: number;
+  /** Messages of erased users dropped (docs/privacy.md). */
+  readonly recordsErased: number;
   readonly objectsWritten: number;
   readonly bytesWritten: number;
 }
@@ -35,6 +41,8 @@ export interface IngestDependencies {
   readonly s3: S3Client;
   readonly bucket: string;
   readonly core: IngestCoreConfig;
+  /** Pseudonyms and the erasure rule, per batch. @default none: user IDs stored as received */
+  readonly privacy?: PrivacySource;
   readonly writeConcurrency: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -54,9 +62,12 @@ function integerFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, 
 
 /** The dependencies as the deployed function gets them: from its environment. */
 export function dependenciesFromEnv(env: NodeJS.ProcessEnv = process.env): IngestDependencies {
+  const s3 = s3ClientFromEnv(env);
+  const bucket = requireEnv('RAW_BUCKET', env);
   return {
-    s3: s3ClientFromEnv(env),
-    bucket: requireEnv('RAW_BUCKET', env),
+    s3,
+    bucket,
+    privacy: env.ERASURE_RECORD_KEY || env.PSEUDONYMIZE_USER_IDS === 'true' ? privacySourceFromEnv(env, s3, bucket) : undefined,
     core: {
       eventsPrefix: env.RAW_EVENTS_PREFIX || 'events/',
       quarantinePrefix: env.QUARANTINE_PREFIX || 'quarantine/',
@@ -77,7 +88,9 @@ export function createIngestHandler(deps: IngestDependencies): (event: MSKEvent)
     const started = deps.clock();
     // Every log line of this invocation carries the batch it belongs to (docs/operations.md).
     logger.appendKeys({ correlation_id: batchCorrelationId(event) });
-    const result = buildRawObjects(event, deps.core);
+    // Before anything is built: a batch is never stored without knowing who was erased.
+    const userIds = deps.privacy === undefined ? undefined : await deps.privacy.policy();
+    const result = buildRawObjects(event, userIds === undefined ? deps.core : { ...deps.core, userIds });
     const partitions = Object.keys(event.records ?? {});
     metrics.addMetric('RecordsIn', MetricUnit.Count, result.recordsIn);
 
@@ -99,6 +112,7 @@ export function createIngestHandler(deps: IngestDependencies): (event: MSKEvent)
     const latencyMs = deps.clock() - started;
     metrics.addMetric('RecordsStored', MetricUnit.Count, result.recordsStored);
     metrics.addMetric('RecordsQuarantined', MetricUnit.Count, result.recordsQuarantined);
+    if (result.recordsErased > 0) metrics.addMetric('RecordsErased', MetricUnit.Count, result.recordsErased);
     metrics.addMetric('ObjectsWritten', MetricUnit.Count, written.objectsWritten);
     metrics.addMetric('BytesWritten', MetricUnit.Bytes, written.bytesWritten);
     metrics.addMetric('BatchLatency', MetricUnit.Milliseconds, latencyMs);
@@ -112,6 +126,7 @@ export function createIngestHandler(deps: IngestDependencies): (event: MSKEvent)
       recordsIn: result.recordsIn,
       recordsStored: result.recordsStored,
       recordsQuarantined: result.recordsQuarantined,
+      recordsErased: result.recordsErased,
       objectsWritten: written.objectsWritten,
       bytesWritten: written.bytesWritten,
     };

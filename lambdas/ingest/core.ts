@@ -12,6 +12,7 @@ import { gzipSync } from 'zlib';
 import { canonicalize, Rejection, type CanonicalOptions, type CanonicalRecord, type KafkaCoordinates } from './canonical';
 import { sharedEnricher, type Enricher } from './enrich';
 import type { RejectionReason } from './reasons';
+import type { UserIdPolicy } from './pseudonymize';
 import { formatIsoMillis, MAX_TIME_MS } from './timestamp';
 
 export type RawObjectKind = 'events' | 'quarantine';
@@ -52,6 +53,9 @@ export interface IngestCoreConfig {
    * @default sharedEnricher (one per process, so its caches last as long as the Lambda container)
    */
   readonly enricher?: Enricher | null;
+  /** Privacy (docs/privacy.md, pseudonymize.ts): the `user_id` to store (the pseudonym) or null to
+   *  drop an erased user's message. @default user IDs stored as received, nothing dropped */
+  readonly userIds?: UserIdPolicy;
 }
 
 export interface IngestResult {
@@ -60,6 +64,8 @@ export interface IngestResult {
   readonly recordsIn: number;
   readonly recordsStored: number;
   readonly recordsQuarantined: number;
+  /** Messages of erased users dropped by `userIds` (stored nowhere). */
+  readonly recordsErased: number;
   /** Quarantined records per reason; only reasons that occurred are present. */
   readonly quarantinedByReason: Partial<Record<RejectionReason, number>>;
   /** Bytes of the decoded message values (what the producers sent). */
@@ -189,7 +195,9 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
   const quarantinedByReason: Partial<Record<RejectionReason, number>> = {};
   let recordsIn = 0;
   let recordsStored = 0;
+  let recordsErased = 0;
   let valueBytesIn = 0;
+  const userIds = config.userIds;
 
   const groupFor = (kind: RawObjectKind, dateDir: string, coords: KafkaCoordinates): Group => {
     const groupKey = `${kind}/${dateDir}/${coords.topic}/${coords.partition}`;
@@ -268,8 +276,21 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
       }
       const result = canonicalize(parsed, coords, kafkaTs, canonicalOptions);
       if (result instanceof Rejection) {
+        if (userIds !== undefined && userIds.dropsQuarantined(parsed, kafkaTs)) {
+          recordsErased++;
+          continue;
+        }
         quarantine(coords, record, result, bytes);
         continue;
+      }
+      let stored = result;
+      if (userIds !== undefined) {
+        const userId = userIds.storedUserId(result.user_id, Date.parse(result.ts));
+        if (userId === null) {
+          recordsErased++;
+          continue;
+        }
+        if (userId !== result.user_id) stored = { ...result, user_id: userId };
       }
       const ts = result.ts;
       if (lastEventsGroup === undefined || lastEventsGroup.partition !== coords.partition ||
@@ -277,7 +298,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
         lastEventsHour = ts.slice(0, 13);
         lastEventsGroup = groupFor('events', `dt=${ts.slice(0, 10)}/hr=${ts.slice(11, 13)}`, coords);
       }
-      addLine(lastEventsGroup, coords.offset, result);
+      addLine(lastEventsGroup, coords.offset, stored);
       recordsStored++;
     }
   }
@@ -302,7 +323,8 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
     objects,
     recordsIn,
     recordsStored,
-    recordsQuarantined: recordsIn - recordsStored,
+    recordsQuarantined: recordsIn - recordsStored - recordsErased,
+    recordsErased,
     quarantinedByReason,
     valueBytesIn,
   };
