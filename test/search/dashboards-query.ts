@@ -118,17 +118,32 @@ export function timeFilter(field: string, range: TimeRange): Record<string, unkn
   return { range: { [field]: { gte: range.from, lte: range.to, format: 'strict_date_optional_time' } } };
 }
 
-/** The search body of a standard visualization (table, pie, line, bar, metric). */
-export function visualizationQuery(visState: { aggs: AggState[] }, pattern: IndexPatternAttributes, options: { range: TimeRange; viewer: Viewer }): Record<string, unknown> {
+/**
+ * The search body of a standard visualization (table, pie, line). As agg_configs.ts `toDsl`
+ * does: metrics go under the innermost bucket, and under every bucket when the visualization is
+ * hierarchical (a pie, a table with partial rows); a terms ordered by a metric also gets that
+ * metric as its own sub-aggregation (terms.ts `orderAgg`).
+ */
+export function visualizationQuery(visState: { type?: string; params?: Record<string, any>; aggs: AggState[] }, pattern: IndexPatternAttributes, options: { range: TimeRange; viewer: Viewer }): Record<string, unknown> {
   const enabled = visState.aggs.filter((agg) => agg.enabled !== false);
-  const metrics: Record<string, unknown> = {};
-  for (const agg of enabled.filter((a) => a.schema === 'metric')) {
-    const dsl = metricDsl(agg);
-    if (dsl) metrics[agg.id] = dsl;
-  }
-  let aggs: Record<string, unknown> = metrics;
-  for (const agg of enabled.filter((a) => a.schema !== 'metric').reverse()) {
-    aggs = { [agg.id]: { ...bucketDsl(agg, pattern, options.viewer), ...(Object.keys(aggs).length > 0 && { aggs }) } };
+  const metricAggs = enabled.filter((a) => a.schema === 'metric');
+  const metricDslOf = (list: AggState[]) => {
+    const out: Record<string, unknown> = {};
+    for (const agg of list) {
+      const dsl = metricDsl(agg);
+      if (dsl) out[agg.id] = dsl;
+    }
+    return out;
+  };
+  const hierarchical = visState.type === 'pie' || (visState.type === 'table' && visState.params?.showPartialRows === true);
+  const buckets = enabled.filter((a) => a.schema !== 'metric');
+  let aggs: Record<string, unknown> = metricDslOf(metricAggs);
+  for (let depth = buckets.length - 1; depth >= 0; depth--) {
+    const agg = buckets[depth];
+    const orderMetric = agg.type === 'terms' ? metricAggs.filter((m) => m.id === agg.params.orderBy) : [];
+    const sub = { ...(hierarchical || depth === buckets.length - 1 ? {} : metricDslOf(orderMetric)), ...aggs };
+    const level = { [agg.id]: { ...bucketDsl(agg, pattern, options.viewer), ...(Object.keys(sub).length > 0 && { aggs: sub }) } };
+    aggs = hierarchical && depth > 0 ? { ...metricDslOf(metricAggs), ...level } : level;
   }
   const filter = pattern.timeFieldName ? [timeFilter(pattern.timeFieldName, options.range)] : [];
   return { size: 0, query: { bool: { must: [], filter, should: [], must_not: [] } }, aggs };
