@@ -4,7 +4,11 @@
  * Everything comes from one seeded PRNG, so the same options give byte-identical messages. The
  * stream looks like what a web shop's tracker would send: many users with sessions of a few to a
  * few dozen page views, a long tail of pages (Zipf), several countries and cities (a few written
- * in lower case, padded or blank, to exercise normalization), real-looking user agents, both the
+ * in lower case, padded, blank, as alpha-3 codes, English names, `UK` or garbage, to exercise
+ * normalization), thousands of distinct real-looking user agents with a long tail (browsers,
+ * tablets, in-app browsers, smart TVs, consoles, crawlers, monitors, curl and HTTP libraries),
+ * referrers (direct, search engines under several public suffixes, social networks, other sites,
+ * internal navigation, invalid values), UTM-tagged URLs (local/web-traffic.ts), both the
  * snake_case and camelCase field spellings, three timestamp formats, and a few bad messages:
  * malformed ones of several kinds, exact duplicates (a producer retry), late events for an
  * earlier day (a phone that was offline), sessions crossing midnight, and gaps of exactly 30
@@ -13,6 +17,8 @@
  * The generator only produces messages; it knows nothing about how the pipeline validates or
  * aggregates them (that is `local/expected.ts`, written from the SPEC on its own).
  */
+
+import { buildUserAgentPool, countrySpelling, entryReferrer, UserAgentSampler, utmQuery } from './web-traffic';
 
 /** One Kafka message as it will be produced. */
 export interface ClickMessage {
@@ -203,22 +209,22 @@ const PLACES: readonly Place[] = [
   { country: 'JP', cities: ['Tokyo', 'Osaka'], weight: 8, utcOffset: 9 },
   { country: 'ES', cities: ['Madrid', 'Barcelona'], weight: 4, utcOffset: 1 },
   { country: 'CA', cities: ['Toronto', 'Montréal'], weight: 3, utcOffset: -5 },
+  // A user-assigned code (Kosovo): kept as it is by the ingest's country rule.
+  { country: 'XK', cities: ['Pristina'], weight: 1, utcOffset: 1 },
 ];
 
-const USER_AGENTS: readonly string[] = [
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15',
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1',
-  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36',
-  'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.51',
-  'Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36',
-  'Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1',
-];
+/** Distinct user agents in the population; the same in every run (their own fixed seed), so two
+ *  runs share their users' software the way two days of one site do. */
+const USER_AGENT_POOL_SIZE = 4000;
+let userAgentSampler: UserAgentSampler | undefined;
+
+function userAgents(): UserAgentSampler {
+  userAgentSampler ??= new UserAgentSampler(buildUserAgentPool(new Prng('clickstream:user-agents'), USER_AGENT_POOL_SIZE));
+  return userAgentSampler;
+}
 
 const CATEGORIES = ['shoes', 'jackets', 'bags', 'watches', 'outdoor', 'kitchen', 'books', 'toys', 'garden', 'audio'];
 const BLOG_WORDS = ['how', 'to', 'choose', 'the', 'best', 'winter', 'running', 'guide', 'care', 'tips', 'gift', 'ideas', 'review'];
-const REFERRERS = ['https://www.google.com/', 'https://www.bing.com/', 'https://t.co/x1', 'https://news.ycombinator.com/', 'https://duckduckgo.com/'];
 
 /** The page catalogue: canonical URLs, most popular first (the Zipf rank). */
 function buildPages(rng: Prng, n: number): string[] {
@@ -255,7 +261,7 @@ function buildPages(rng: Prng, n: number): string[] {
 function urlVariant(rng: Prng, page: string): string {
   const r = rng.next();
   if (r < 0.7) return page;
-  if (r < 0.8) return `${page}?utm_source=${rng.pick(['newsletter', 'google', 'twitter'])}&utm_medium=${rng.pick(['email', 'cpc', 'social'])}`;
+  if (r < 0.8) return `${page}?${utmQuery(rng)}`;
   if (r < 0.86) return `${page}#${rng.pick(['reviews', 'details', 'top'])}`;
   if (r < 0.93) return page.endsWith('/') ? page : `${page}/`;
   // Upper-case host (and sometimes scheme): the host part is case-insensitive.
@@ -312,12 +318,11 @@ function isoWithOffset(ms: number, offsetHours: number): string {
   return `${local}${sign}${hh}:${mm}`;
 }
 
-/** The country field as this tracker writes it: mostly clean, a few lower-case, padded, blank or missing. */
+/** The country field as this tracker writes it: mostly the code, else lower-case, padded, alpha-3,
+ *  a name, `UK`, garbage (`countrySpelling`), blank or missing. */
 function countryField(rng: Prng, country: string): { present: boolean; value: string | null } {
   const r = rng.next();
-  if (r < 0.9) return { present: true, value: country };
-  if (r < 0.94) return { present: true, value: country.toLowerCase() };
-  if (r < 0.96) return { present: true, value: ` ${country} ` };
+  if (r < 0.96) return { present: true, value: countrySpelling(rng, country) };
   if (r < 0.975) return { present: true, value: '' };
   if (r < 0.985) return { present: true, value: '   ' };
   if (r < 0.993) return { present: true, value: null };
@@ -456,7 +461,7 @@ export function generateClicks(options: GeneratorOptions): ClickMessage[] {
       id: `u-${runTag}-${i.toString(36)}-${rng.hex(4)}`,
       place,
       city: rng.chance(0.92) ? rng.pick(place.cities) : null,
-      userAgent: rng.pick(USER_AGENTS),
+      userAgent: userAgents().sample(rng),
       camelCase: rng.chance(0.15),
       busy: [],
     };
@@ -506,7 +511,8 @@ export function generateClicks(options: GeneratorOptions): ClickMessage[] {
     if (user.busy.some(([s, e]) => start <= e + SESSION_GAP + 1 && end >= s - SESSION_GAP - 1)) continue;
     user.busy.push([start, end]);
     const sessionId = `s-${rng.hex(12)}`;
-    let referrer: string | null = rng.chance(0.4) ? rng.pick(REFERRERS) : null;
+    // The session's entry referrer; each later click's referrer is the page before it (internal navigation).
+    let referrer: string | null = entryReferrer(rng);
     let ts = start;
     for (let i = 0; i < length; i++) {
       if (i > 0) ts += gaps[i - 1];

@@ -2,7 +2,7 @@
  * One message → one canonical record (SPEC §1 rules, §2 field set) or one rejection.
  * Pure and synchronous; it never throws for any parsed JSON value.
  */
-import { channelOf, countryCode, pageHost, referrerHost, UNKNOWN_COUNTRY, utmFields, type Channel, type DeviceType, type Enricher } from './enrich';
+import { channelOf, countryCode, referrerHost, UNKNOWN_COUNTRY, utmFields, type Channel, type DeviceType, type Enricher } from './enrich';
 import { normalizePageUrl } from './page-url';
 import type { RejectionReason } from './reasons';
 import { jsonType, readEventTime } from './timestamp';
@@ -227,7 +227,7 @@ export function canonicalize(parsed: unknown, kafka: KafkaCoordinates, reference
     utm_medium: utm.utm_medium,
     utm_campaign: utm.utm_campaign,
     referrer_host: fromHost,
-    channel: channelOf(utm.utm_medium, fromHost, fromHost === null ? '' : pageHost(pageUrl), enricher.classifyHost),
+    channel: channelOf(utm.utm_medium, fromHost, pageUrl, enricher.classifyHost),
   };
 }
 

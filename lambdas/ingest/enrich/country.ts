@@ -4,7 +4,7 @@
  * - two ASCII letters → upper-cased and kept (`de` → `DE`, user-assigned `XK` too), except `UK` → `GB`;
  * - an ISO 3166-1 alpha-3 code (`DEU`, any case) → its alpha-2 code;
  * - an English short name or one of its common alternatives (`Germany`, `united states`,
- *   `Côte d'Ivoire` or `Cote d'Ivoire`), case-insensitive → its alpha-2 code;
+ *   `Côte d’Ivoire` or `cote d'ivoire`), case-insensitive → its alpha-2 code;
  * - anything else → `unknown`, with the trimmed original in `country_raw`.
  *
  * Codes and names come from i18n-iso-countries (MIT). Only its English locale is registered: the
@@ -13,6 +13,7 @@
  */
 import countries from 'i18n-iso-countries/index';
 import english from 'i18n-iso-countries/langs/en.json';
+import { BoundedCache } from './cache';
 
 countries.registerLocale(english);
 
@@ -25,9 +26,10 @@ export interface CountryFields {
 
 const UNKNOWN_WITHOUT_RAW: CountryFields = Object.freeze({ country: UNKNOWN_COUNTRY, country_raw: null });
 
-/** Lower case, without diacritics, typographic apostrophes as `'`: `Côte d’Ivoire` and `cote d'ivoire` meet. */
+/** Lower case, typographic apostrophes as `'`: `Côte d’Ivoire` and `côte d'ivoire` meet. Diacritics
+ *  are kept (the library lists `Côte d'Ivoire` and `Cote d'Ivoire`, `Türkiye` and `Turkey` itself). */
 function fold(text: string): string {
-  return text.normalize('NFD').replace(/\p{M}/gu, '').replace(/[\u2018\u2019\u02bc]/g, "'").toLowerCase();
+  return text.replace(/[\u2018\u2019\u02bc]/g, "'").toLowerCase();
 }
 
 /** Every English name the library knows (official and alternatives), folded, → alpha-2. */
@@ -53,7 +55,15 @@ export function countryCode(trimmed: string): string | undefined {
     const alpha2 = countries.alpha3ToAlpha2(trimmed.toUpperCase());
     if (alpha2 !== undefined) return alpha2;
   }
-  return BY_NAME.get(fold(trimmed));
+  return byNameCached(trimmed);
+}
+
+/** Names repeat (a producer writes `Germany` every time): folded and looked up once per distinct
+ *  spelling, not per event. Bounded: garbage may be endless. */
+const nameCache = new BoundedCache<string | null>(1000, (text) => BY_NAME.get(fold(text)) ?? null, 64);
+
+function byNameCached(trimmed: string): string | undefined {
+  return nameCache.get(trimmed) ?? undefined;
 }
 
 /** `country` and `country_raw` of a record from the message's `country` value (a string or null). */

@@ -10,7 +10,7 @@ import { DEFAULT_USER_AGENT_CACHE_SIZE, UserAgentClassifier } from './user-agent
 
 export { normalizeCountry, countryCode, UNKNOWN_COUNTRY, type CountryFields } from './country';
 export { classifyUserAgent, type DeviceType, type UserAgentFields } from './user-agent';
-export { channelOf, classifyHost, pageHost, referrerHost, utmFields, type Channel, type UtmFields } from './traffic';
+export { channelOf, classifyHost, isPageHost, referrerHost, utmFields, type Channel, type UtmFields } from './traffic';
 
 export interface EnricherOptions {
   /** User agents whose classification is kept. @default DEFAULT_USER_AGENT_CACHE_SIZE (10,000) */

@@ -18,16 +18,37 @@ export const MAX_UTM_CHARS = 256;
 
 const NO_UTM: UtmFields = Object.freeze({ utm_source: null, utm_medium: null, utm_campaign: null });
 
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
 /**
- * A name or value of an `application/x-www-form-urlencoded` query, decoded exactly as the WHATWG
- * URLSearchParams parser does: `+` is a space, `%XX` a byte, the bytes UTF-8 (an invalid sequence
- * becomes U+FFFD), and a `%` not followed by two hex digits stays as it is. So a malformed
- * percent-encoding never throws and never rejects a click: `50%off` stays `50%off`, `%E9t%E9`
- * (Latin-1, not UTF-8) becomes `\uFFFDt\uFFFD`.
+ * A name or value of an `application/x-www-form-urlencoded` query, decoded as the WHATWG URL
+ * standard does for `new URL(url).searchParams`: the text as UTF-8 bytes, `+` a space, `%XX` the
+ * byte XX, then the bytes decoded as UTF-8 with every invalid sequence replaced by U+FFFD; a `%`
+ * not followed by two hex digits stays as it is. So a malformed percent-encoding never throws and
+ * never rejects a click: `50%off` stays `50%off`, `%E9t%E9` (Latin-1, not UTF-8) becomes
+ * `\uFFFDt\uFFFD`. (Node's `URLSearchParams(string)` differs when raw non-ASCII text meets an
+ * invalid escape, so it is not used.) Exported for the tests.
  */
-function formDecode(text: string): string {
-  if (text.indexOf('%') < 0 && text.indexOf('+') < 0) return text;
-  return new URLSearchParams(`x=${text}`).get('x') ?? '';
+export function formDecode(text: string): string {
+  if (text.indexOf('%') < 0) return text.indexOf('+') < 0 ? text : text.replaceAll('+', ' ');
+  const bytes = Buffer.from(text, 'utf8');
+  let out = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x2b) {
+      bytes[out++] = 0x20;
+    } else if (b === 0x25 && i + 2 < bytes.length && hexValue(bytes[i + 1]) >= 0 && hexValue(bytes[i + 2]) >= 0) {
+      bytes[out++] = hexValue(bytes[i + 1]) * 16 + hexValue(bytes[i + 2]);
+      i += 2;
+    } else {
+      bytes[out++] = b;
+    }
+  }
+  return bytes.toString('utf8', 0, out);
 }
 
 /** Decoded, trimmed, lower-cased, cut to 256 code points; empty → null. */
@@ -61,7 +82,9 @@ function queryOf(url: string): string {
  * parameter of the same name never replaces an empty first one.
  */
 export function utmFields(url: string): UtmFields {
-  if (url.indexOf('utm') < 0 && url.indexOf('%') < 0) return NO_UTM; // no name can decode to utm_*
+  const question = url.indexOf('?');
+  if (question < 0) return NO_UTM;
+  if (url.indexOf('utm', question) < 0 && url.indexOf('%', question) < 0) return NO_UTM; // no name can decode to utm_*
   const query = queryOf(url.trim());
   if (query === '') return NO_UTM;
   let source: string | null | undefined;
@@ -92,8 +115,6 @@ export function utmFields(url: string): UtmFields {
 // ------------------------------------------------------------------------------------------------
 // referrer_host
 
-const ABSOLUTE_HTTP_URL = /^https?:\/\/(?![/\\])/i;
-
 function isPlainHostChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
 }
@@ -106,9 +127,10 @@ function withoutWww(host: string): string {
  * The host of a plain absolute URL without the WHATWG parser: lower-case letters, digits, `-`
  * and `.`, not starting a label with `xn--`, last label not starting with a digit (an IPv4-like
  * host), no empty label, followed by the end, `/`, `?` or `#`. Anything else (upper case, a port,
- * user info, IDN, IP) → undefined, and the caller asks `URL`. Exported for the differential test.
+ * user info, IDN, IP) → undefined, and the caller asks `URL`. With `dropWww`, a leading `www.`
+ * is left out of the result (one string built instead of two). Exported for the differential test.
  */
-export function simpleHost(text: string): string | undefined {
+export function simpleHost(text: string, dropWww = false): string | undefined {
   const start = text.charCodeAt(4) === 0x3a ? 7 : 8; // after `http://` or `https://`
   let i = start;
   let labelStart = start;
@@ -129,7 +151,17 @@ export function simpleHost(text: string): string | undefined {
     const c = text.charCodeAt(i);
     if (c !== 0x2f && c !== 0x3f && c !== 0x23) return undefined;
   }
-  return text.slice(start, i);
+  return dropWww && i - start > 4 && text.startsWith('www.', start) ? text.slice(start + 4, i) : text.slice(start, i);
+}
+
+function isHttpUrlStart(text: string): boolean {
+  // `http://` or `https://` in any case, not followed by a third `/` or a `\`: the same test as for `url` (page-url.ts).
+  if ((text.charCodeAt(0) | 0x20) !== 0x68 || (text.charCodeAt(1) | 0x20) !== 0x74 || (text.charCodeAt(2) | 0x20) !== 0x74 || (text.charCodeAt(3) | 0x20) !== 0x70) return false;
+  let i = 4;
+  if ((text.charCodeAt(4) | 0x20) === 0x73) i++;
+  if (text.charCodeAt(i) !== 0x3a || text.charCodeAt(i + 1) !== 0x2f || text.charCodeAt(i + 2) !== 0x2f) return false;
+  const next = text.charCodeAt(i + 3);
+  return next !== 0x2f && next !== 0x5c;
 }
 
 /** The host name WHATWG gives for an absolute http(s) URL (lower case, punycode, no port), or undefined. */
@@ -151,24 +183,22 @@ export function whatwgHost(text: string): string | undefined {
 export function referrerHost(referrer: string | null): string | null {
   if (referrer === null) return null;
   const text = referrer.trim();
-  if (!ABSOLUTE_HTTP_URL.test(text)) return null;
-  const host = simpleHost(text) ?? whatwgHost(text);
+  if (!isHttpUrlStart(text)) return null;
+  const plain = simpleHost(text, true);
+  if (plain !== undefined) return plain;
+  const host = whatwgHost(text);
   if (host === undefined) return null;
   const stripped = withoutWww(host);
   return stripped === '' ? null : stripped;
 }
 
-/** The host name in a `page_url` (`scheme://host[:port]/path`), without a leading `www.`. */
-export function pageHost(pageUrl: string): string {
-  const start = pageUrl.indexOf('//') + 2;
-  let end: number;
-  if (pageUrl.charCodeAt(start) === 0x5b) {
-    end = pageUrl.indexOf(']', start) + 1; // IPv6 literal: `[::1]`
-  } else {
-    end = start;
-    while (end < pageUrl.length && pageUrl.charCodeAt(end) !== 0x3a && pageUrl.charCodeAt(end) !== 0x2f) end++;
-  }
-  return withoutWww(pageUrl.slice(start, end));
+/** Whether `host` (without `www.`) is the host of `pageUrl` (`scheme://host[:port]/path`) without a leading `www.`. */
+export function isPageHost(pageUrl: string, host: string): boolean {
+  let start = pageUrl.indexOf('//') + 2;
+  if (pageUrl.startsWith('www.', start)) start += 4;
+  if (!pageUrl.startsWith(host, start)) return false;
+  const after = pageUrl.charCodeAt(start + host.length);
+  return after === 0x2f || after === 0x3a; // `/` or a port
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -231,7 +261,7 @@ export class HostClassifier {
  * other → campaign); then no referrer → direct; the page's own host → internal; a search engine →
  * search; a social network → social; anything else → referral.
  */
-export function channelOf(utmMedium: string | null, referrer: string | null, pageHostName: string, hosts: (host: string) => HostClass): Channel {
+export function channelOf(utmMedium: string | null, referrer: string | null, pageUrl: string, hosts: (host: string) => HostClass): Channel {
   if (utmMedium !== null) {
     if (PAID_MEDIUMS.has(utmMedium)) return 'paid';
     if (EMAIL_MEDIUMS.has(utmMedium)) return 'email';
@@ -239,7 +269,7 @@ export function channelOf(utmMedium: string | null, referrer: string | null, pag
     return 'campaign';
   }
   if (referrer === null) return 'direct';
-  if (referrer === pageHostName) return 'internal';
+  if (isPageHost(pageUrl, referrer)) return 'internal';
   const kind = hosts(referrer);
   return kind === 'search' ? 'search' : kind === 'social' ? 'social' : 'referral';
 }

@@ -29,11 +29,11 @@ export interface UserAgentFields {
 /**
  * Command-line and HTTP-library clients that isbot 5.2.3 does not list (checked by the user-agent
  * table in test/ingest/enrich-user-agent.test.ts): Dart's `dart:io` client, Windows PowerShell's
- * `Invoke-WebRequest`, jsdom, and the Uptime Kuma and HetrixTools monitors. Everything else in that
+ * `Invoke-WebRequest`, jsdom, and the Uptime Kuma monitor. Everything else in that
  * table (curl, Wget, python-requests, Go-http-client, okhttp, axios, node-fetch, Java,
  * libwww-perl, Apache-HttpClient, PostmanRuntime, ...) isbot already knows.
  */
-export const SUPPLEMENTARY_BOT_PATTERN = '^dart\\/|\\(dart:io\\)|windowspowershell\\/|\\bjsdom\\/|uptime-kuma|\\bhetrix';
+export const SUPPLEMENTARY_BOT_PATTERN = '^dart\\/|\\(dart:io\\)|windowspowershell\\/|\\bjsdom\\/|uptime-kuma';
 
 const isBot = createIsbot(new RegExp(`${getPattern().source}|${SUPPLEMENTARY_BOT_PATTERN}`, 'i'));
 
