@@ -32,6 +32,8 @@ export interface AggregateJobArgs {
   readonly sessionGapMinutes?: number;
   /** @default the job's default (no limit) */
   readonly lookbackDays?: number;
+  /** Further job arguments, e.g. the erasure mode's (scripts/erase.ts). @default none */
+  readonly jobArguments?: readonly string[];
   /** Extra environment for spark-submit (e.g. S3_ENDPOINT, SPARK_DRIVER_MEMORY). @default process.env only */
   readonly env?: NodeJS.ProcessEnv;
   /** Every output line of the job, as it comes. @default dropped */
@@ -84,6 +86,7 @@ export function aggregateJobCommand(args: AggregateJobArgs): string[] {
   if (args.dates) command.push('--dates', args.dates.join(','));
   if (args.sessionGapMinutes !== undefined) command.push('--session_gap_minutes', String(args.sessionGapMinutes));
   if (args.lookbackDays !== undefined) command.push('--lookback_days', String(args.lookbackDays));
+  if (args.jobArguments) command.push(...args.jobArguments);
   return command;
 }
 

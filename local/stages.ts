@@ -139,6 +139,8 @@ export interface AggregateStageArgs {
   readonly log: (line: string) => void;
   /** Backfill of explicit dates instead of the incremental run. */
   readonly dates?: readonly string[];
+  /** Further job arguments, e.g. the erasure mode's (scripts/erase.ts). @default none */
+  readonly jobArguments?: readonly string[];
   /** Every output line of the Spark job. @default dropped */
   readonly onOutput?: (line: string) => void;
 }
@@ -155,6 +157,7 @@ export async function runAggregateStage(args: AggregateStageArgs): Promise<Aggre
     outputUri: `s3a://${settings.aggregatesBucket}/aggregates/url_country_daily`,
     stateUri: `s3a://${settings.aggregatesBucket}/state/url_country_daily`,
     dates: args.dates,
+    jobArguments: args.jobArguments,
     env: { ...process.env, S3_ENDPOINT: settings.s3Endpoint },
     onOutput: args.onOutput,
   });

@@ -26,6 +26,10 @@ export interface JobStartOptions {
   readonly jobName: string;
   /** Normalized `--dates` value, or undefined for an incremental run. */
   readonly dates?: string;
+  /** Further job arguments of this run (e.g. `--mode erase`, scripts/erase.ts). @default none */
+  readonly jobArguments?: Readonly<Record<string, string>>;
+  /** How the run is described in the log. @default 'backfill of <dates>' or 'incremental' */
+  readonly description?: string;
   readonly region?: string;
   readonly wait: boolean;
   readonly waitMinutes: number;
@@ -115,7 +119,8 @@ const MAX_TRANSIENT_ERRORS_IN_A_ROW = 6;
 /** Starts the run and (unless --no-wait) polls it until a final state. Returns the exit code. */
 export async function startJobRun(options: JobStartOptions, deps: JobStartDeps): Promise<number> {
   const { glue, log } = deps;
-  const args = options.dates ? { '--dates': options.dates } : undefined;
+  const merged = { ...(options.dates ? { '--dates': options.dates } : {}), ...options.jobArguments };
+  const args = Object.keys(merged).length > 0 ? merged : undefined;
   let runId: string;
   try {
     const started = await withRetries(() => glue.send(new StartJobRunCommand({ JobName: options.jobName, Arguments: args })), deps);
@@ -130,7 +135,7 @@ export async function startJobRun(options: JobStartOptions, deps: JobStartDeps):
     }
     return 1;
   }
-  log(`started ${options.jobName} run ${runId} (${options.dates ? `backfill of ${options.dates}` : 'incremental'})`);
+  log(`started ${options.jobName} run ${runId} (${options.description ?? (options.dates ? `backfill of ${options.dates}` : 'incremental')})`);
   if (!options.wait) return 0;
 
   const deadline = deps.now() + options.waitMinutes * 60_000;
