@@ -36,9 +36,10 @@ function run(args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
-/** Writes a PNG screenshot of the page. */
-export async function screenshot(htmlFile: string, pngFile: string, width = 1400, height = 2400, timeoutMs = 60_000): Promise<void> {
-  await run([`--screenshot=${pngFile}`, `--window-size=${width},${height}`, pathToFileURL(htmlFile).href], timeoutMs);
+/** Writes a PNG screenshot of the page, opened at `#fragment` when one is given. */
+export async function screenshot(htmlFile: string, pngFile: string, width = 1400, height = 2400, timeoutMs = 60_000, fragment?: string): Promise<void> {
+  const url = pathToFileURL(htmlFile).href + (fragment ? `#${fragment}` : '');
+  await run([`--screenshot=${pngFile}`, `--window-size=${width},${height}`, url], timeoutMs);
 }
 
 /** The DOM after the page loaded, serialized. */
