@@ -36,14 +36,6 @@ export const SESSION_METRICS: Record<string, unknown> = {
   avg_duration: { bucket_script: { buckets_path: { duration: 'duration', sessions: 'sessions' }, script: 'params.sessions > 0 ? params.duration / params.sessions : 0' } },
 };
 
-const kpi = (field: string, title: string, format: string) => ({
-  title,
-  width: 170,
-  height: 50,
-  mark: { type: 'text', fontSize: 28, fontWeight: 'bold' },
-  encoding: { text: { field, type: 'quantitative', format } },
-});
-
 /** Sessions, bounce rate and average session duration over the time range: one bucket of everything. */
 export function audienceSummarySpec(alias: string): Record<string, unknown> {
   return {
@@ -51,12 +43,23 @@ export function audienceSummarySpec(alias: string): Record<string, unknown> {
     title: 'Sessions, bounce rate and average session duration',
     // `filters` with one match_all: a single bucket the ratios can be computed in.
     data: vegaData(alias, TIME_FIELDS[SESSIONS], { all: { filters: { filters: [{ match_all: {} }] }, aggs: SESSION_METRICS } }, 'aggregations.all.buckets'),
+    // One view (Dashboards sizes single views to the panel; concatenated views it cannot fit):
+    // the three figures side by side as text marks.
     transform: [
-      { calculate: 'datum.sessions.value', as: 'sessions_total' },
-      { calculate: 'datum.bounce_rate.value', as: 'rate' },
-      { calculate: 'datum.avg_duration.value', as: 'duration_average' },
+      { calculate: "format(datum.sessions.value, ',.0f')", as: 'sessions_text' },
+      { calculate: "format(datum.bounce_rate.value, '.1%')", as: 'bounce_rate_text' },
+      { calculate: "format(datum.avg_duration.value, ',.1f') + ' s'", as: 'duration_text' },
+      { fold: ['sessions_text', 'bounce_rate_text', 'duration_text'], as: ['figure', 'display'] },
+      {
+        calculate: "datum.figure === 'sessions_text' ? 'Sessions' : datum.figure === 'bounce_rate_text' ? 'Bounce rate' : 'Avg session duration'",
+        as: 'label',
+      },
     ],
-    hconcat: [kpi('sessions_total', 'Sessions', ',.0f'), kpi('rate', 'Bounce rate', '.1%'), kpi('duration_average', 'Avg session duration (s)', ',.1f')],
+    mark: { type: 'text', fontSize: 28, fontWeight: 'bold' },
+    encoding: {
+      x: { field: 'label', type: 'nominal', sort: null, title: null, axis: { orient: 'top', labelAngle: 0, labelFontSize: 13, domain: false, ticks: false } },
+      text: { field: 'display', type: 'nominal' },
+    },
   };
 }
 

@@ -315,6 +315,17 @@ function markItems(view: vega.View): number {
   return count;
 }
 
+/** The texts the chart's text marks drew. */
+function markTexts(view: vega.View): string[] {
+  const texts: string[] = [];
+  const visit = (node: any) => {
+    if (node?.marktype === 'text' && node.role === 'mark') for (const item of node.items) texts.push(String(item.text));
+    for (const child of node?.items ?? []) visit(child);
+  };
+  visit((view.scenegraph() as any).root);
+  return texts;
+}
+
 const sumOf = (rows: readonly Row[], field: string) => rows.reduce((s, row) => s + Number(row[field] ?? 0), 0);
 
 describe('the query of each Vega panel, and the chart drawn from it', () => {
@@ -365,6 +376,7 @@ describe('the query of each Vega panel, and the chart drawn from it', () => {
     expect(all.bounce_rate.value).toBeCloseTo(0.256, 10);
     expect(all.avg_duration.value).toBeCloseTo(75.6, 10);
     expect(markItems(view)).toBe(3);
+    expect(markTexts(view)).toEqual(['250', '25.6%', '75.6 s']);
   });
 
   it('audience: sessions and bounce rate per UTC day', async () => {
