@@ -324,7 +324,9 @@ describe('Vega panels', () => {
     expect(spec.$schema).toBe('https://vega.github.io/schema/vega-lite/v5.json');
     const warnings: string[] = [];
     const logger = { level: () => logger, error: (...m: unknown[]) => void warnings.push(`error ${m.join(' ')}`), warn: (...m: unknown[]) => void warnings.push(`warn ${m.join(' ')}`), info: () => logger, debug: () => logger } as any;
-    const compiled = compile(spec, { logger });
+    // As vis_type_vega/public/data_model/vega_parser.ts `_calcSizing` does before compiling: fit
+    // the panel (autosize fit, width and height "container"); Vega-Lite warns when it cannot.
+    const compiled = compile({ ...spec, autosize: { type: 'fit', contains: 'padding' }, width: 'container', height: 'container' }, { logger });
     expect(compiled.spec.data!.length).toBeGreaterThan(0);
     expect(warnings).toEqual([]);
     expect(require('vega-lite/package.json').version).toBe('5.6.0');

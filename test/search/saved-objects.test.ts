@@ -288,9 +288,9 @@ async function runVega(id: string, range: TimeRange): Promise<{ buckets: any[]; 
   const { index, body } = vegaQuery(spec.data.url, range);
   const response = await search(index, body);
   const buckets = spec.data.format.property.split('.').reduce((at: any, key: string) => at[key], response);
-  // Dashboards compiles Vega-Lite first, then replaces each `url` with the response as `values`
-  // (vis_type_vega/public/data_model/vega_parser.ts).
-  const compiled = compile(spec).spec as any;
+  // Dashboards sizes the spec to the panel and compiles Vega-Lite first, then replaces each `url`
+  // with the response as `values` (vis_type_vega/public/data_model/vega_parser.ts).
+  const compiled = compile({ ...spec, autosize: { type: 'fit', contains: 'padding' }, width: 'container', height: 'container' }).spec as any;
   for (const data of compiled.data ?? []) {
     if (data.url && typeof data.url === 'object') {
       delete data.url;
