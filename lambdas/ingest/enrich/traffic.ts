@@ -2,6 +2,7 @@
  * Where a visit came from (SPEC §2, docs/ingest.md): the `utm_source`, `utm_medium` and
  * `utm_campaign` parameters of `url`, the `referrer_host`, and the `channel`.
  */
+import { isUtf8 } from 'buffer';
 import { getDomainWithoutSuffix } from 'tldts';
 import { BoundedCache, type CacheStats } from './cache';
 
@@ -27,11 +28,13 @@ function hexValue(c: number): number {
 /**
  * A name or value of an `application/x-www-form-urlencoded` query, decoded as the WHATWG URL
  * standard does for `new URL(url).searchParams`: the text as UTF-8 bytes, `+` a space, `%XX` the
- * byte XX, then the bytes decoded as UTF-8 with every invalid sequence replaced by U+FFFD; a `%`
- * not followed by two hex digits stays as it is. So a malformed percent-encoding never throws and
- * never rejects a click: `50%off` stays `50%off`, `%E9t%E9` (Latin-1, not UTF-8) becomes
- * `\uFFFDt\uFFFD`. (Node's `URLSearchParams(string)` differs when raw non-ASCII text meets an
- * invalid escape, so it is not used.) Exported for the tests.
+ * byte XX, a `%` not followed by two hex digits kept as it is, then the bytes read as UTF-8.
+ * **Decision (malformed percent-encoding):** when the decoded bytes are not valid UTF-8 (`%E9`
+ * from a Latin-1 page, a cut `%C3`), the text is returned as written, still encoded, where WHATWG
+ * would put U+FFFD for each bad sequence: nothing is lost, two different bad values stay
+ * different, and nothing throws or rejects the click. `50%off` stays `50%off` either way.
+ * (Node's `URLSearchParams(string)` is not used: it differs from the standard when raw non-ASCII
+ * text meets an invalid escape.) Exported for the tests.
  */
 export function formDecode(text: string): string {
   if (text.indexOf('%') < 0) return text.indexOf('+') < 0 ? text : text.replaceAll('+', ' ');
@@ -48,7 +51,8 @@ export function formDecode(text: string): string {
       bytes[out++] = b;
     }
   }
-  return bytes.toString('utf8', 0, out);
+  const decoded = bytes.subarray(0, out);
+  return isUtf8(decoded) ? decoded.toString('utf8') : text.indexOf('+') < 0 ? text : text.replaceAll('+', ' ');
 }
 
 /** Decoded, trimmed, lower-cased, cut to 256 code points; empty → null. */
