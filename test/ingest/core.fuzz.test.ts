@@ -3,7 +3,9 @@
  * reproducible: the seed is in the test name). Properties:
  * - it never throws;
  * - every input record is in exactly one output object (count in = count out, no offset twice);
- * - every stored line is a well-formed canonical record; every quarantine line has a known reason.
+ * - every stored line is a well-formed canonical record, enrichment fields included; every
+ *   quarantine line has a known reason.
+ * 100,000 records in all (50 seeds of 2,000).
  */
 import { buildRawObjects } from '../../lambdas/ingest/core';
 import { REJECTION_REASONS } from '../../lambdas/ingest/reasons';
@@ -14,7 +16,9 @@ const FIELD_NAMES = [
   'session_id', 'sessionId', 'referrer', 'extra', '__proto__', 'constructor', 'toString',
 ];
 const INTERESTING_STRINGS = [
-  '', ' ', 'de', 'US', 'https://example.com/', 'HTTP://EXAMPLE.COM/A/', 'http://', 'ftp://x', 'javascript:x',
+  '', ' ', 'de', 'US', 'UK', 'Germany', 'DEU', 'Narnia', 'curl/8.5.0', 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+  'https://www.google.co.uk/', 'https://m.facebook.com/x', 'https://e.com/?utm_source=A&utm_medium=CPC&utm_campaign=%E9%zz%', 'https://e.com/?utm_medium=%C3%A9+x',
+  'https://user:pw@[::1]:8080/?utm_medium', 'http://999.1.1.1/', 'https://xn--bcher-kva.example/', 'https://www./', 'https://example.com/', 'HTTP://EXAMPLE.COM/A/', 'http://', 'ftp://x', 'javascript:x',
   '2024-05-01T10:00:00Z', '2024-05-01T10:00:00+02:00', '2024-02-30T00:00:00Z', '1999-01-01T00:00:00Z', '9999-01-01T00:00:00Z',
   '\u0000', '\ud800', '\u{1F600}', '"', '\\', '\n', 'x'.repeat(300), 'https://e.com/' + 'a'.repeat(9000),
 ];
@@ -71,9 +75,35 @@ function randomBatch(seed: number, size: number): RecordSpec[] {
 }
 
 const CANONICAL_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const DEVICE_TYPES = ['bot', 'mobile', 'tablet', 'other', 'desktop', 'unknown'];
+const CHANNELS = ['paid', 'email', 'social', 'campaign', 'direct', 'internal', 'search', 'referral'];
+const nullOrString = (v: unknown) => v === null || typeof v === 'string';
+
+/** The SPEC §2 enrichment invariants of one stored line, as problems. */
+function enrichmentProblems(id: string, line: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const country = String(line.country);
+  if (!(country === 'unknown' || /^[A-Z]{2}$/.test(country))) problems.push(`${id}: country ${country}`);
+  if (line.country_raw !== null && (country !== 'unknown' || typeof line.country_raw !== 'string' || line.country_raw === '' || line.country_raw !== String(line.country_raw).trim())) {
+    problems.push(`${id}: country_raw ${String(line.country_raw)} with country ${country}`);
+  }
+  if (!DEVICE_TYPES.includes(String(line.device_type))) problems.push(`${id}: device_type ${String(line.device_type)}`);
+  if (line.is_bot !== (line.device_type === 'bot')) problems.push(`${id}: is_bot ${String(line.is_bot)} for ${String(line.device_type)}`);
+  const noUserAgent = line.user_agent === null || String(line.user_agent).trim() === '';
+  if (noUserAgent !== (line.device_type === 'unknown')) problems.push(`${id}: device_type ${String(line.device_type)} for ${String(line.user_agent)}`);
+  for (const f of ['browser', 'os', 'utm_source', 'utm_medium', 'utm_campaign', 'referrer_host']) if (!nullOrString(line[f]) || line[f] === '') problems.push(`${id}: ${f} ${String(line[f])}`);
+  for (const f of ['utm_source', 'utm_medium', 'utm_campaign']) {
+    const v = line[f];
+    if (typeof v === 'string' && (v !== v.toLowerCase() || [...v].length > 256)) problems.push(`${id}: ${f} ${v}`);
+  }
+  if (!CHANNELS.includes(String(line.channel))) problems.push(`${id}: channel ${String(line.channel)}`);
+  if (line.referrer === null && line.referrer_host !== null) problems.push(`${id}: referrer_host without referrer`);
+  if (line.utm_medium === null && (line.referrer_host === null) !== (line.channel === 'direct')) problems.push(`${id}: channel ${String(line.channel)} for referrer_host ${String(line.referrer_host)}`);
+  return problems;
+}
 
 describe('ingest core under fuzzing', () => {
-  it.each([1, 2, 3, 4, 5, 6, 7, 8])('seed %i: 2,000 random records are each stored or quarantined exactly once', (seed) => {
+  it.each(Array.from({ length: 50 }, (_, i) => i + 1))('seed %i: 2,000 random records are each stored or quarantined exactly once', (seed) => {
     const specs = randomBatch(seed, 2000);
     const result = buildRawObjects(mskEvent(specs), { now: () => Date.UTC(2024, 4, 1, 12) });
 
@@ -104,6 +134,7 @@ describe('ingest core under fuzzing', () => {
           if (typeof line.user_id !== 'string') problems.push(`${id}: user_id ${String(line.user_id)}`);
           if (!/^https?:\/\/[^/?#]+\/[^?#]*$/.test(String(line.page_url))) problems.push(`${id}: page_url ${String(line.page_url)}`);
           if (!object.key.startsWith(`events/dt=${ts.slice(0, 10)}/hr=${ts.slice(11, 13)}/`)) problems.push(`${id}: in ${object.key}`);
+          problems.push(...enrichmentProblems(id, line));
         } else if (!(REJECTION_REASONS as readonly unknown[]).includes(line.reason)) {
           problems.push(`${id}: reason ${String(line.reason)}`);
         }

@@ -90,11 +90,36 @@ function startPoller(topic: string, handler: MskHandler, extra: Partial<Construc
 
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
 
+/** Inputs that exercise each enrichment rule, and the fields SPEC §2 gives them; event e<i> uses row i % length. */
+const ENRICHMENT_CASES: { input: Record<string, unknown>; expected: Record<string, unknown> }[] = [
+  {
+    input: { country: 'Germany', user_agent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1', referrer: 'https://www.google.co.uk/' },
+    expected: { country: 'DE', country_raw: null, device_type: 'mobile', browser: 'Safari', os: 'iOS', is_bot: false, utm_source: null, utm_medium: null, utm_campaign: null, referrer_host: 'google.co.uk', channel: 'search' },
+  },
+  {
+    input: { country: 'UK', user_agent: null, userAgent: 'curl/8.5.0', referrer: null, url: 'https://shop.example.com/?utm_source=News&utm_medium=EMAIL&utm_campaign=Spring+Sale' },
+    expected: { country: 'GB', country_raw: null, device_type: 'bot', browser: null, os: null, is_bot: true, utm_source: 'news', utm_medium: 'email', utm_campaign: 'spring sale', referrer_host: null, channel: 'email' },
+  },
+  {
+    input: { country: ' Narnia ', user_agent: 'Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1', referrer: 'https://m.facebook.com/story' },
+    expected: { country: 'unknown', country_raw: 'Narnia', device_type: 'tablet', browser: 'Safari', os: 'iOS', is_bot: false, referrer_host: 'm.facebook.com', channel: 'social' },
+  },
+  {
+    input: { country: 'deu', user_agent: null, referrer: 'https://www.Shop.Example.com/cart' },
+    expected: { country: 'DE', country_raw: null, device_type: 'unknown', browser: null, os: null, is_bot: false, referrer_host: 'shop.example.com', channel: 'internal' },
+  },
+  {
+    input: { country: 'XK', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36', referrer: 'https://news.ycombinator.com/item?id=1', url: 'https://shop.example.com/p/1?utm_medium=' },
+    expected: { country: 'XK', country_raw: null, device_type: 'desktop', browser: 'Chrome', os: 'Windows', is_bot: false, utm_medium: null, referrer_host: 'news.ycombinator.com', channel: 'referral' },
+  },
+];
+
 /** A mix of valid events (ids e0..) and every kind of undecodable or invalid message. */
 function mixedMessages(validCount: number): { messages: Message[]; bad: Record<string, number> } {
   const messages: Message[] = [];
   for (let i = 0; i < validCount; i++) {
-    messages.push({ partition: i % 3, key: `user-${i % 7}`, value: clickEvent({ event_id: `e${i}`, user_id: `user-${i % 7}`, timestamp: minutesAgo(i % 90) }) });
+    const { input } = ENRICHMENT_CASES[i % ENRICHMENT_CASES.length];
+    messages.push({ partition: i % 3, key: `user-${i % 7}`, value: clickEvent({ event_id: `e${i}`, user_id: `user-${i % 7}`, timestamp: minutesAgo(i % 90), ...input }) });
   }
   const bad: Message[] = [
     { partition: 0, value: 'this is not json' },
@@ -150,6 +175,12 @@ describe('ingest handler with the local MSK poller, Kafka and S3', () => {
       const offsets = object.lines.map((l) => Number(object.key.startsWith('events/') ? (l.kafka as { offset: number }).offset : l.offset));
       expect([m![2], Number(m![4]), Number(m![5])]).toEqual([topic, Math.min(...offsets), Math.max(...offsets)]);
     }
+    // Every stored event carries its enrichment (SPEC §2), computed from its own message.
+    const wrongEnrichment = events.filter((e) => {
+      const { expected } = ENRICHMENT_CASES[Number(String(e.event_id).slice(1)) % ENRICHMENT_CASES.length];
+      return Object.entries(expected).some(([field, value]) => e[field] !== value);
+    });
+    expect(wrongEnrichment).toEqual([]);
     // A stored event carries its Kafka origin; the quarantined tombstone keeps its null value.
     expect(events.find((e) => e.event_id === 'e0')!.kafka).toMatchObject({ topic, partition: 0, offset: 0 });
     expect(quarantined.find((q) => q.reason === 'null_value')).toMatchObject({ value: null, encoding: null, partition: 1 });
