@@ -354,6 +354,16 @@ describe('IngestStage: bundling', () => {
       // The core is in the bundle; the AWS SDK is left to the Node.js 22 runtime.
       expect(ingestCode).toContain('timestamp_in_future');
       expect(ingestCode).toMatch(/require\("@aws-sdk\/client-s3"\)/);
+      // The enrichment libraries are bundled: the bot list, the user-agent parser, the public
+      // suffix list, and the English country names only (no other locale).
+      const contains = (text: string) => [text, ingestCode.includes(text)];
+      expect(contains('uptime-kuma')).toEqual(['uptime-kuma', true]); // the supplementary bot pattern
+      expect(contains('headless')).toEqual(['headless', true]); // isbot's list
+      expect(contains('Chromium OS')).toEqual(['Chromium OS', true]); // ua-parser-js
+      expect(contains('"example.com"')).toEqual(['"example.com"', true]); // tldts
+      expect(contains('Kosovo')).toEqual(['Kosovo', true]); // i18n-iso-countries, English
+      expect(contains('Deutschland')).toEqual(['Deutschland', false]); // no other locale
+      expect(ingestCode.length).toBeLessThan(3 * 1024 * 1024);
       const topicCode = bundleOf(stage.topicFunction!);
       expect(topicCode).toContain('kafka-cluster:Connect');
       expect(topicCode).toContain('oauthbearer');
