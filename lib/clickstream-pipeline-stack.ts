@@ -11,6 +11,9 @@ import { ProcessingStage } from './processing';
 import { SearchDomain } from './search-domain';
 import { SecureBucket } from './secure-defaults';
 
+/** Days S3 server access logs are kept (an audit trail of the data buckets). */
+export const ACCESS_LOGS_RETENTION_DAYS = 365;
+
 export interface ClickstreamPipelineStackProps extends StackProps {
   /** The validated deployment settings (see lib/config.ts and docs/deploy.md). */
   readonly config: PipelineConfig;
@@ -38,11 +41,18 @@ export class ClickstreamPipelineStack extends Stack {
     const { config } = props;
     const days = (n: number | undefined) => (n === undefined ? undefined : Duration.days(n));
 
-    // S3 server access logs of every data bucket land here.
-    this.accessLogsBucket = new SecureBucket(this, 'AccessLogsBucket', { removalPolicy: config.removalPolicy });
+    const prod = config.stage === 'prod';
+    // S3 server access logs of every data bucket land here, for a year (docs/operations.md, "Data retention").
+    this.accessLogsBucket = new SecureBucket(this, 'AccessLogsBucket', {
+      removalPolicy: config.removalPolicy,
+      lifecycleRules: [{ id: 'AccessLogsRetention', expiration: Duration.days(ACCESS_LOGS_RETENTION_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    });
+    // The raw zone is the source of every recomputation: in prod an overwritten or deleted object
+    // can be recovered from its noncurrent version (kept 7 days under the ingest prefixes, 30 elsewhere).
     this.rawEventsBucket = new SecureBucket(this, 'RawEventsBucket', {
       serverAccessLogsBucket: this.accessLogsBucket,
       removalPolicy: config.removalPolicy,
+      versioned: prod,
     });
     this.aggregatesBucket = new SecureBucket(this, 'AggregatesBucket', {
       serverAccessLogsBucket: this.accessLogsBucket,
@@ -53,6 +63,8 @@ export class ClickstreamPipelineStack extends Stack {
       existingVpcId: config.vpcId,
       flowLogRetention: config.retention.logRetentionDays,
       removalPolicy: config.removalPolicy,
+      // One NAT gateway per AZ in prod: losing one AZ must not cut the other's subnets off AWS APIs.
+      natGateways: prod ? 2 : 1,
     });
 
     // Always created: the erasure record's keyed hashes need it even without pseudonyms (docs/privacy.md).
@@ -104,6 +116,14 @@ export class ClickstreamPipelineStack extends Stack {
     this.indexing = new IndexingStage(this, 'Indexing', {
       aggregatesBucket: this.aggregatesBucket,
       searchDomain: this.searchDomain,
+      logRemovalPolicy: config.removalPolicy,
+    });
+    // The indexer's malformed-row reports are rejected input, kept as long as quarantined messages.
+    this.aggregatesBucket.addLifecycleRule({
+      id: 'MalformedRowReports',
+      prefix: this.indexing.errorsPrefix,
+      expiration: Duration.days(config.retention.quarantineExpirationDays),
+      abortIncompleteMultipartUploadAfter: Duration.days(1),
     });
 
     this.monitoring = new PipelineMonitoring(this, 'Monitoring', {

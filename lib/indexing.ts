@@ -3,7 +3,7 @@
  * notification -> SQS queue (+ dead-letter queue) -> indexer function in the domain's VPC ->
  * OpenSearch alias. Decisions: docs/serving.md.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -48,6 +48,9 @@ export interface IndexingStageProps {
   /** Deliveries of a message before it moves to the dead-letter queue.
    *  @default 5 */
   readonly maxReceiveCount?: number;
+  /** What happens to the indexer's log group when it leaves the stack.
+   *  @default RemovalPolicy.DESTROY */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 export class IndexingStage extends Construct {
@@ -58,6 +61,8 @@ export class IndexingStage extends Construct {
   public readonly indexerFunction: PipelineFunction;
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly eventSourceMapping: lambda.EventSourceMapping;
+  /** Prefix of the malformed-row reports in the aggregates bucket (the stack gives it a lifecycle rule). */
+  public readonly errorsPrefix: string;
 
   constructor(scope: Construct, id: string, props: IndexingStageProps) {
     super(scope, id);
@@ -65,6 +70,7 @@ export class IndexingStage extends Construct {
     const errorsPrefix = props.errorsPrefix ?? DEFAULT_ERRORS_PREFIX;
     if (!aggregatesPrefix.endsWith('/') || !errorsPrefix.endsWith('/')) throw new Error('prefixes must end with "/"');
     if (errorsPrefix.startsWith(aggregatesPrefix)) throw new Error('the errors prefix must lie outside the aggregates prefix (it would notify itself)');
+    this.errorsPrefix = errorsPrefix;
     const timeout = props.timeout ?? Duration.minutes(5);
     const { searchDomain } = props;
     const queues = new SecureQueue(this, 'Notifications', {
@@ -91,6 +97,7 @@ export class IndexingStage extends Construct {
       vpc: searchDomain.vpc,
       vpcSubnets: searchDomain.subnetSelection,
       securityGroups: [this.securityGroup],
+      logRemovalPolicy: props.logRemovalPolicy,
       environment: {
         OPENSEARCH_ENDPOINT: searchDomain.endpointUrl,
         OPENSEARCH_AUTH: 'sigv4',
@@ -107,7 +114,12 @@ export class IndexingStage extends Construct {
     );
     // Without ListBucket, S3 answers a missing object with 403 instead of 404, and the indexer
     // could not tell "replaced by a newer run" (skip) from "not allowed" (fail).
-    this.indexerFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.aggregatesBucket.bucketArn] }));
+    // S3 takes a GetObject's key as the s3:prefix of that check, so the aggregates prefix is enough.
+    this.indexerFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [props.aggregatesBucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${aggregatesPrefix}*`] } },
+    }));
     this.indexerFunction.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.aggregatesBucket.arnForObjects(`${errorsPrefix}*`)] }),
     );

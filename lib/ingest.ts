@@ -28,7 +28,7 @@ import { MAX_PARTITIONS as MAX_TOPIC_PARTITIONS } from '../lambdas/ingest/topic/
 import { DEFAULT_ERASURE_RECORD_KEY } from '../lambdas/ingest/pseudonymize';
 import { PipelineNetwork } from './network';
 import { PrivacyKey } from './privacy';
-import { PipelineFunction, SecureBucket, SecureQueue } from './secure-defaults';
+import { PipelineFunction, SecureBucket, SecureQueue, vpcNetworkInterfaceStatements } from './secure-defaults';
 
 /** Port of MSK brokers for IAM-authenticated clients (TLS). */
 export const MSK_IAM_PORT = 9098;
@@ -117,7 +117,7 @@ export interface IngestStageProps {
   /** Days the function's logs are kept.
    *  @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
-  /** Removal policy of the failed-batches bucket and of a new MSK cluster.
+  /** Removal policy of the failed-batches bucket, of a new MSK cluster and of the functions' log groups.
    *  @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /** The privacy key (lib/privacy.ts): the function reads it for pseudonyms and for the erasure
@@ -159,6 +159,22 @@ export function mskDataPlaneArns(scope: Construct, clusterArn: string, topic: st
 function assertRange(name: string, value: number, min: number, max: number): void {
   if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) {
     throw new Error(`IngestStage: ${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+}
+
+/**
+ * An event source mapping reads only a cluster in its own region (the pollers run in the
+ * function's region, and its ARN is the mapping's EventSourceArn): fail at synthesis, not at deploy.
+ * A stack without an explicit region cannot be checked here.
+ */
+function assertSameRegion(scope: Construct, clusterArn: string): void {
+  const stackRegion = Stack.of(scope).region;
+  if (Token.isUnresolved(stackRegion) || Token.isUnresolved(clusterArn)) return;
+  const clusterRegion = Arn.split(clusterArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+  if (clusterRegion && clusterRegion !== stackRegion) {
+    throw new Error(`IngestStage: mskClusterArn names a cluster in ${clusterRegion}, but the stack deploys to ${stackRegion}; ` +
+      `a Lambda event source mapping reads only clusters in its own region. Deploy the stack to ${clusterRegion} ` +
+      '(CDK_DEFAULT_REGION or the env of the stack), or give a cluster in the stack\'s region.');
   }
 }
 
@@ -238,6 +254,7 @@ export class IngestStage extends Construct {
     // --- Source: the given cluster, or a new MSK Serverless cluster and its topic -------------------
     let topicReady: CustomResource | undefined;
     if (props.existingClusterArn) {
+      assertSameRegion(this, props.existingClusterArn);
       this.clusterArn = props.existingClusterArn;
     } else {
       const vpc = props.vpc ?? (this.network = new PipelineNetwork(this, 'Network', { removalPolicy })).vpc;
@@ -275,6 +292,7 @@ export class IngestStage extends Construct {
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.minutes(1),
       logRetention: props.logRetention,
+      logRemovalPolicy: removalPolicy,
       environment: {
         RAW_BUCKET: props.rawEventsBucket.bucketName,
         RAW_EVENTS_PREFIX: eventsPrefix,
@@ -299,7 +317,8 @@ export class IngestStage extends Construct {
       serverAccessLogsBucket: props.serverAccessLogsBucket,
       removalPolicy,
     });
-    this.failedBatchQueues = new SecureQueue(this, 'FailedBatchNotifications');
+    // Each notice is kept the SQS maximum, like the dead-letter queue: nobody consumes them but the operator.
+    this.failedBatchQueues = new SecureQueue(this, 'FailedBatchNotifications', { retentionPeriod: Duration.days(14) });
     this.failedBatchNotifications = this.failedBatchQueues.queue;
     this.failedBatchesBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(this.failedBatchNotifications));
 
@@ -386,10 +405,10 @@ export class IngestStage extends Construct {
     const arns = mskDataPlaneArns(this, clusterArn, topic, consumerGroupId);
     const statements = [
       new iam.PolicyStatement({ sid: 'DescribeMskCluster', actions: ['kafka:DescribeCluster', 'kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'], resources: [clusterArn] }),
-      new iam.PolicyStatement({
-        sid: 'MskPollerNetworkInterfaces',
-        actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
-        resources: ['*'],
+      // The pollers' network interfaces in the cluster's VPC (same account and region as the stack).
+      ...vpcNetworkInterfaceStatements(this, ['ec2:DescribeVpcs', 'ec2:DescribeSecurityGroups']).map((statement) => {
+        statement.sid = `MskPoller${statement.sid}`;
+        return statement;
       }),
       new iam.PolicyStatement({ sid: 'ConnectToMskCluster', actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'], resources: [arns.cluster] }),
       new iam.PolicyStatement({ sid: 'ReadClickstreamTopic', actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resources: [arns.topic] }),
@@ -410,6 +429,7 @@ export class IngestStage extends Construct {
       memorySize: 256,
       timeout: Duration.minutes(5),
       logRetention: props.logRetention,
+      logRemovalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
       vpc,
       vpcSubnets: { subnets: subnets.subnets },
       securityGroups: [sg],
@@ -426,7 +446,7 @@ export class IngestStage extends Construct {
       onEventHandler: fn,
       logGroup: new logs.LogGroup(this, 'TopicProviderLogs', {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
       }),
     });
     const resource = new CustomResource(this, 'Topic', {

@@ -39,13 +39,10 @@ export const ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS: readonly string[] = [
   // X-Ray (Lambda active tracing): https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html
   'xray:PutTraceSegments',
   'xray:PutTelemetryRecords',
-  // Lambda in a VPC manages its ENIs: https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html
-  'ec2:CreateNetworkInterface',
+  // Lambda in a VPC looks up its ENIs and subnets (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html);
+  // creating, deleting and addressing ENIs is scoped to this account and region (lib/secure-defaults.ts).
   'ec2:DescribeNetworkInterfaces',
   'ec2:DescribeSubnets',
-  'ec2:DeleteNetworkInterface',
-  'ec2:AssignPrivateIpAddresses',
-  'ec2:UnassignPrivateIpAddresses',
   // Lambda reading an MSK cluster lists its nodes and VPC: https://docs.aws.amazon.com/lambda/latest/dg/with-msk-permissions.html
   'ec2:DescribeSecurityGroups',
   'ec2:DescribeVpcs',
@@ -85,9 +82,16 @@ export function pipelineNagAcknowledgements(config: PipelineConfig): NagAcknowle
     {
       rule: 'AwsSolutions-IAM5[Resource::*]',
       path: /(^|\/)[A-Za-z0-9]+ExecutionRole(\/DefaultPolicy)?\/Resource$/,
-      reason: 'Pipeline function execution roles: X-Ray PutTraceSegments/PutTelemetryRecords and the VPC network-interface ' +
-        'actions Lambda documents for functions in a VPC have no resource-level permissions (the interfaces do not exist ' +
-        'before Lambda creates them). test/ops/iam.test.ts checks that "*" is used for these actions only.',
+      reason: 'Pipeline function execution roles: X-Ray PutTraceSegments/PutTelemetryRecords and the EC2 Describe* calls ' +
+        'Lambda makes for functions in a VPC (and for MSK pollers) have no resource-level permissions. ' +
+        'test/ops/iam.test.ts checks that "*" is used for these actions only.',
+    },
+    {
+      rule: /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):(network-interface|subnet|security-group)\/\*\]$/,
+      path: /(^|\/)[A-Za-z0-9]+ExecutionRole(\/DefaultPolicy)?\/Resource$/,
+      reason: 'Lambda creates a function\'s (or an MSK event source\'s) network interfaces when it needs them, under ids ' +
+        'nobody knows in advance; CreateNetworkInterface, DeleteNetworkInterface and Assign/UnassignPrivateIpAddresses are ' +
+        'limited to network interfaces, subnets and security groups of this account and region.',
     },
     {
       rule: 'AwsSolutions-L1',

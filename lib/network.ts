@@ -11,8 +11,9 @@ export interface PipelineNetworkProps {
    *  @default 2 */
   readonly maxAzs?: number;
   /** NAT gateways of a new VPC. The MSK event source mapping and the functions in the VPC reach
-   *  AWS APIs (STS, Lambda, SQS, CloudWatch) through them.
-   *  @default 1 (one is enough for a pipeline that tolerates a short AZ outage; use maxAzs for HA) */
+   *  AWS APIs (STS, Lambda, SQS, CloudWatch) through them; with one, losing its AZ cuts every
+   *  private subnet off. The stack passes one per AZ in prod.
+   *  @default 1 (enough for a pipeline that tolerates a short AZ outage: dev) */
   readonly natGateways?: number;
   /** Days the VPC flow logs are kept.
    *  @default logs.RetentionDays.ONE_MONTH */

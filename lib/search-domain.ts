@@ -161,7 +161,8 @@ export class SearchDomain extends Construct {
       allowAllOutbound: false,
     });
 
-    const domainLog = (name: string) => new logs.LogGroup(this, name, { retention, removalPolicy: RemovalPolicy.DESTROY });
+    // Logs follow the stack's removal policy: kept in prod with the domain they describe.
+    const domainLog = (name: string) => new logs.LogGroup(this, name, { retention, removalPolicy });
     const subnets = props.vpc.selectSubnets({ subnetType: props.subnetType ?? ec2.SubnetType.PRIVATE_WITH_EGRESS, onePerAz: true });
     if (subnets.subnets.length < azCount) throw new Error(`the VPC has ${subnets.subnets.length} subnets of that type, ${azCount} needed`);
     this.vpc = props.vpc;
@@ -176,6 +177,7 @@ export class SearchDomain extends Construct {
       timeout: Duration.minutes(10),
       memorySize: 256,
       logRetention: retention,
+      logRemovalPolicy: removalPolicy,
       vpc: props.vpc,
       vpcSubnets: { subnets: subnets.subnets },
       securityGroups: [provisionerSecurityGroup],
@@ -223,10 +225,11 @@ export class SearchDomain extends Construct {
     this.domain.node.addDependency(loginDomain);
 
     // Analysts' requests are signed with the Cognito role's credentials; fine-grained access
-    // control inside the domain decides what they may do (read-only, see the provisioner).
+    // control inside the domain decides what they may do (read-only, see the provisioner). No
+    // write verbs: searches and Dashboards' reads are GET, HEAD and POST (_search, _msearch).
     this.analystRole.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut', 'es:ESHttpPatch', 'es:ESHttpDelete'],
+        actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost'],
         resources: [`${this.domain.domainArn}/*`],
       }),
     );
@@ -243,7 +246,7 @@ export class SearchDomain extends Construct {
 
     const provider = new cr.Provider(this, 'ProvisionerProvider', {
       onEventHandler: this.provisionerFunction,
-      logGroup: new logs.LogGroup(this, 'ProvisionerProviderLogs', { retention, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: new logs.LogGroup(this, 'ProvisionerProviderLogs', { retention, removalPolicy }),
     });
     const assets = createHash('sha256')
       .update(JSON.stringify(buildIndexTemplate(this.alias, { replicas })))

@@ -9,7 +9,7 @@
  * - Everything denies plain HTTP (`aws:SecureTransport`) and requires TLS 1.2 or newer.
  * - Nothing is public: buckets block all public access and disable ACLs.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as lambdaNode from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -35,9 +35,14 @@ export interface SecureBucketProps {
   /** Lifecycle rules of the bucket.
    *  @default none */
   readonly lifecycleRules?: s3.LifecycleRule[];
-  /** Keep object versions.
+  /** Keep object versions. A versioned bucket also gets a bucket-wide rule that deletes
+   *  noncurrent versions after `noncurrentVersionExpiration` and removes expired delete markers.
    *  @default false */
   readonly versioned?: boolean;
+  /** How long a versioned bucket keeps an overwritten or deleted object's older version (a
+   *  prefix rule with a shorter age wins for its prefix).
+   *  @default Duration.days(30) */
+  readonly noncurrentVersionExpiration?: Duration;
 }
 
 /** An S3 bucket with encryption at rest, TLS-only access, no public access and no ACLs. */
@@ -51,7 +56,15 @@ export class SecureBucket extends s3.Bucket {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: props.versioned ?? false,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      lifecycleRules: props.lifecycleRules,
+      lifecycleRules: [
+        ...(props.lifecycleRules ?? []),
+        // Versions are for recovering a mistaken overwrite or deletion, not an archive.
+        ...(props.versioned ? [{
+          id: 'NoncurrentVersions',
+          noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
+          expiredObjectDeleteMarker: true,
+        }] : []),
+      ],
       serverAccessLogsBucket: props.serverAccessLogsBucket,
       serverAccessLogsPrefix: props.serverAccessLogsBucket ? (props.serverAccessLogsPrefix ?? `${id}/`) : undefined,
     });
@@ -68,6 +81,9 @@ export interface SecureQueueProps {
   /** How long the dead-letter queue keeps a message for an operator to replay.
    *  @default Duration.days(14), the SQS maximum */
   readonly deadLetterRetention?: Duration;
+  /** How long the queue itself keeps a message nobody consumed.
+   *  @default Duration.days(4), the SQS default */
+  readonly retentionPeriod?: Duration;
 }
 
 /** An encrypted, TLS-only SQS queue and its (equally secure) dead-letter queue. */
@@ -86,6 +102,7 @@ export class SecureQueue extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: props.visibilityTimeout ?? Duration.minutes(5),
+      retentionPeriod: props.retentionPeriod,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
     });
   }
@@ -106,6 +123,10 @@ export interface PipelineFunctionProps {
   /** Days the function's logs are kept.
    *  @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /** What happens to the function's log group when it leaves the stack (the stack passes its
+   *  removal policy: logs are kept in prod).
+   *  @default RemovalPolicy.DESTROY */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /** VPC placement, for functions that reach private endpoints.
    *  @default not in a VPC */
   readonly vpc?: import('aws-cdk-lib/aws-ec2').IVpc;
@@ -115,6 +136,34 @@ export interface PipelineFunctionProps {
   readonly securityGroups?: import('aws-cdk-lib/aws-ec2').ISecurityGroup[];
   /** Powertools service name, used in logs and metrics. */
   readonly serviceName: string;
+}
+
+/**
+ * What Lambda needs to manage a function's (or an event source's) network interfaces: the
+ * actions of AWSLambdaVPCAccessExecutionRole, with the ones that accept resource-level
+ * permissions limited to network interfaces, subnets and security groups of this account and
+ * region. The Describe* actions support none (Service Authorization Reference, Amazon EC2).
+ */
+export function vpcNetworkInterfaceStatements(scope: Construct, extraDescribeActions: string[] = []): iam.PolicyStatement[] {
+  const stack = Stack.of(scope);
+  const ec2Arn = (resource: string) => stack.formatArn({ service: 'ec2', resource, resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+  return [
+    new iam.PolicyStatement({
+      sid: 'DescribeVpcNetworking',
+      actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', ...extraDescribeActions],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'CreateNetworkInterfaces',
+      actions: ['ec2:CreateNetworkInterface'],
+      resources: [ec2Arn('network-interface'), ec2Arn('subnet'), ec2Arn('security-group')],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ManageNetworkInterfaces',
+      actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+      resources: [ec2Arn('network-interface')],
+    }),
+  ];
 }
 
 /** Metric namespace shared by every function of the pipeline. */
@@ -128,7 +177,7 @@ export class PipelineFunction extends lambdaNode.NodejsFunction {
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
     // Our own execution role instead of the AWS managed AWSLambdaBasicExecutionRole and
     // AWSLambdaVPCAccessExecutionRole (cdk-nag AwsSolutions-IAM4): the function may write only
@@ -140,16 +189,7 @@ export class PipelineFunction extends lambdaNode.NodejsFunction {
       resources: [logGroup.logGroupArn],
     })];
     if (props.vpc) {
-      // Exactly what AWSLambdaVPCAccessExecutionRole grants. Describe* support no resource-level
-      // permissions, and the network interfaces do not exist before Lambda creates them.
-      executionStatements.push(new iam.PolicyStatement({
-        sid: 'ManageVpcNetworkInterfaces',
-        actions: [
-          'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets',
-          'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
-        ],
-        resources: ['*'],
-      }));
+      executionStatements.push(...vpcNetworkInterfaceStatements(scope));
     }
     const role = new iam.Role(scope, `${id}ExecutionRole`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

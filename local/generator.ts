@@ -219,7 +219,7 @@ const USER_AGENT_POOL_SIZE = 4000;
 let userAgentSampler: UserAgentSampler | undefined;
 
 function userAgents(): UserAgentSampler {
-  userAgentSampler ??= new UserAgentSampler(buildUserAgentPool(new Prng('clickstream:user-agents'), USER_AGENT_POOL_SIZE));
+  userAgentSampler ??= new UserAgentSampler(buildUserAgentPool(new Prng('clickstream:user-agents'), USER_AGENT_POOL_SIZE), 0.8);
   return userAgentSampler;
 }
 
@@ -275,7 +275,8 @@ interface User {
   readonly id: string;
   readonly place: Place;
   readonly city: string | null;
-  readonly userAgent: string;
+  /** The user's devices: the first for most sessions, the second (a phone beside a laptop) for some. */
+  readonly userAgents: readonly [string, string];
   /** How this user's tracker spells fields: snake_case or camelCase. */
   readonly camelCase: boolean;
   /** Busy intervals [start, end] of this user's sessions, to keep one user's clicks strictly ordered. */
@@ -288,6 +289,8 @@ interface Click {
   ts: number;
   url: string;
   sessionId: string;
+  /** The device of the click's session. */
+  userAgent: string;
   referrer: string | null;
   eventId: string | null;
   arrival: number;
@@ -347,7 +350,7 @@ function serializeClick(rng: Prng, c: Click): Buffer {
   if (cityRoll < 0.85) obj.city = u.city;
   else if (cityRoll < 0.9) obj.city = u.city === null ? null : `  ${u.city} `;
   else if (cityRoll < 0.95) obj.city = null;
-  obj[name('user_agent', 'userAgent')] = u.userAgent;
+  obj[name('user_agent', 'userAgent')] = c.userAgent;
   if (c.referrer !== null) obj.referrer = c.referrer;
   // Unknown fields are ignored by the pipeline; a real tracker sends some.
   if (rng.chance(0.3)) obj.screen = rng.pick(['1920x1080', '390x844', '1440x900', '412x915']);
@@ -365,7 +368,7 @@ function malformed(rng: Prng, kind: MalformedKind, base: Click): { value: Buffer
     url: base.url,
     country: base.user.place.country,
     city: base.user.city,
-    user_agent: base.user.userAgent,
+    user_agent: base.userAgent,
   });
   const json = (o: unknown) => Buffer.from(JSON.stringify(o), 'utf8');
   const arrival = base.arrival;
@@ -461,7 +464,7 @@ export function generateClicks(options: GeneratorOptions): ClickMessage[] {
       id: `u-${runTag}-${i.toString(36)}-${rng.hex(4)}`,
       place,
       city: rng.chance(0.92) ? rng.pick(place.cities) : null,
-      userAgent: userAgents().sample(rng),
+      userAgents: [userAgents().sample(rng), userAgents().sample(rng)],
       camelCase: rng.chance(0.15),
       busy: [],
     };
@@ -511,6 +514,7 @@ export function generateClicks(options: GeneratorOptions): ClickMessage[] {
     if (user.busy.some(([s, e]) => start <= e + SESSION_GAP + 1 && end >= s - SESSION_GAP - 1)) continue;
     user.busy.push([start, end]);
     const sessionId = `s-${rng.hex(12)}`;
+    const userAgent = user.userAgents[rng.chance(0.3) ? 1 : 0];
     // The session's entry referrer; each later click's referrer is the page before it (internal navigation).
     let referrer: string | null = entryReferrer(rng);
     let ts = start;
@@ -526,6 +530,7 @@ export function generateClicks(options: GeneratorOptions): ClickMessage[] {
         ts,
         url: urlVariant(rng, page),
         sessionId,
+        userAgent,
         referrer,
         // Most trackers send an event id; some do not (the pipeline then assigns one).
         eventId: rng.chance(0.95) ? rng.uuid() : null,
@@ -558,7 +563,7 @@ export function generateClicks(options: GeneratorOptions): ClickMessage[] {
   for (let i = 0; i < nMalformed; i++) {
     const kind = MALFORMED_KINDS[i % MALFORMED_KINDS.length];
     const base = clicks.length > 0 ? rng.pick(clicks) : {
-      user: users[0], ts: windowEnd - HOUR, url: pages[0], sessionId: 's-0', referrer: null, eventId: null, arrival: windowEnd - HOUR, late: false,
+      user: users[0], ts: windowEnd - HOUR, url: pages[0], sessionId: 's-0', userAgent: users[0].userAgents[0], referrer: null, eventId: null, arrival: windowEnd - HOUR, late: false,
     };
     const { value, arrival } = malformed(rng, kind, base);
     // Bad messages come from any producer; spread them over partitions.

@@ -188,11 +188,12 @@ describe('IngestStage: least-privilege IAM', () => {
     const byDefault = build();
     const defaultGroup = statementsOf(byDefault.template, byDefault.stack, byDefault.stage.ingestFunction).find((s) => s.Sid === 'UseConsumerGroup');
     expect(defaultGroup.Resource).toBe('arn:aws:kafka:eu-west-1:111122223333:group/clicks/0f1e2d3c-aaaa-bbbb-cccc-000000000000-4/TestStack-ingest');
-    // Only the pollers' network interface actions, which have no resource-level permissions, use "*".
+    // Only the pollers' Describe* calls, which have no resource-level permissions, use "*"; creating
+    // and deleting their network interfaces is limited to this account and region.
     const star = Object.values<any>(bySid).filter((s) => s.Resource === '*').flatMap((s) => asList(s.Action));
-    expect(star.sort()).toEqual(
-      ['ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs'].sort(),
-    );
+    expect(star.sort()).toEqual(['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs'].sort());
+    expect(asList(bySid.MskPollerCreateNetworkInterfaces.Action)).toEqual(['ec2:CreateNetworkInterface']);
+    expect(JSON.stringify(bySid.MskPollerManageNetworkInterfaces.Resource)).toMatch(/:network-interface\/\*"/);
   });
 
   it('lets the function write to the failed-batches bucket only as the on-failure destination needs', () => {

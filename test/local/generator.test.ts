@@ -1,5 +1,8 @@
 import { generateClicks, kindCounts, MALFORMED_KINDS, messagesFromFile, Prng, Zipf } from '../../local/generator';
 import { computeExpected, type ProducedMessage } from '../../local/expected';
+import { buildRawObjects } from '../../lambdas/ingest/core';
+import { Enricher } from '../../lambdas/ingest/enrich';
+import { mskEvent, ndjsonLines } from '../ingest/fixtures';
 
 const END = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -92,6 +95,53 @@ describe('generateClicks', () => {
       times.set(v.ts, v.eventId);
       seen.set(v.userId, times);
     }
+  });
+
+  it('gives the enrichment a realistic mix: thousands of user agents with a long tail, every device type and channel, country spellings', () => {
+    const big = generateClicks({ count: 40_000, seed: 'enrichment', endTime: END, malformedRate: 0, duplicateRate: 0 });
+    const offsets = new Map<number, number>();
+    const event = mskEvent(big.map((m) => {
+      const offset = offsets.get(m.partition) ?? 0;
+      offsets.set(m.partition, offset + 1);
+      return { partition: m.partition, offset, timestamp: m.timestamp, value: m.value };
+    }));
+    const result = buildRawObjects(event, { now: () => END, enricher: new Enricher() });
+    expect(result.recordsStored).toBe(big.length);
+    const lines = result.objects.flatMap((o) => ndjsonLines(o.body));
+    const count = (field: string) => {
+      const counts = new Map<unknown, number>();
+      for (const l of lines) counts.set(l[field], (counts.get(l[field]) ?? 0) + 1);
+      return counts;
+    };
+
+    // Thousands of distinct user agents; the most common one is far more frequent than the median one.
+    const agents = [...count('user_agent').values()].sort((a, b) => b - a);
+    expect(agents.length).toBeGreaterThan(1_500);
+    expect(agents[0]).toBeGreaterThan(50 * agents[Math.floor(agents.length / 2)]);
+    expect([...count('device_type').keys()].sort()).toEqual(['bot', 'desktop', 'mobile', 'other', 'tablet']);
+    const bots = new Set(lines.filter((l) => l.is_bot).map((l) => String(l.user_agent).split('/')[0]));
+    for (const client of ['curl', 'Wget', 'python-requests', 'Go-http-client', 'okhttp']) expect([client, bots.has(client)]).toEqual([client, true]);
+
+    expect([...count('channel').keys()].sort()).toEqual(['campaign', 'direct', 'email', 'internal', 'paid', 'referral', 'search', 'social']);
+    const searchHosts = new Set(lines.filter((l) => l.channel === 'search').map((l) => l.referrer_host));
+    for (const host of ['google.com', 'google.co.uk', 'google.com.br', 'bing.com', 'duckduckgo.com', 'search.yahoo.co.jp', 'yandex.ru', 'baidu.com', 'ecosia.org']) {
+      expect([host, searchHosts.has(host)]).toEqual([host, true]);
+    }
+    const socialHosts = new Set(lines.filter((l) => l.channel === 'social' && l.utm_medium === null).map((l) => l.referrer_host));
+    for (const host of ['m.facebook.com', 'l.instagram.com', 't.co', 'pinterest.de']) expect([host, socialHosts.has(host)]).toEqual([host, true]);
+    // Invalid referrers (present, but not an absolute http(s) URL).
+    expect(lines.some((l) => l.referrer !== null && l.referrer_host === null)).toBe(true);
+    // UTM values as tools write them: mixed case, empty medium, malformed percent-encoding.
+    const texts = big.map((m) => m.value.toString('utf8'));
+    expect(texts.some((t) => t.includes('utm_medium=CPC'))).toBe(true);
+    expect(texts.some((t) => /utm_medium=(&|")/.test(t))).toBe(true);
+    expect(lines.some((l) => l.utm_campaign === '50%off')).toBe(true);
+
+    // Countries as codes, lower case, alpha-3, names, UK, and garbage kept in country_raw.
+    for (const spelling of ['"country":"Germany"', '"country":"DEU"', '"country":"UK"', '"country":"de"', '"country":"XK"']) {
+      expect([spelling, texts.some((t) => t.includes(spelling))]).toEqual([spelling, true]);
+    }
+    expect(count('country_raw').size).toBeGreaterThan(3);
   });
 
   it('rejects bad options', () => {
