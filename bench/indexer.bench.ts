@@ -7,10 +7,11 @@
  *
  * Both sides start from the same NDJSON bytes in memory (one object per date, as Spark writes
  * them) and write into a fresh, empty index of their own with the same mappings:
- * - ours: what `processBatch` does with one SQS batch of the four messages: `indexLines` per
- *   object, two at a time (streaming line split, row validation, staleness check, id hashing,
- *   bulk requests with external versioning, item bookkeeping and retries), then `cleanUpAfter`
- *   (one refresh, per date the newest computation and a delete-by-query of older rows);
+ * - ours: what `processBatch` does with one SQS batch of the four `url_country_daily` messages:
+ *   `indexLines` per object, two at a time (streaming line split, row validation, the
+ *   computation's announcement in the ledger, id hashing, bulk requests with external
+ *   versioning, item bookkeeping and retries), then `cleanUpAfter` (one refresh, per date the
+ *   ledger's newest computation and a delete-by-query of older rows);
  * - the helper: `client.helpers.bulk` over all rows at once (its defaults: 5 MB flushes,
  *   concurrency 5), given parsed rows and the same action (same id, version, version_type), no
  *   validation, no cleanup, and `refreshOnCompletion` so that both clocks stop when the rows are
@@ -20,9 +21,10 @@
  */
 import { Readable } from 'stream';
 import { cleanUpAfter, DEFAULT_MESSAGE_CONCURRENCY, forEachConcurrently, indexLines, ObjectOutcome } from '../lambdas/indexer/core';
-import { documentId } from '../lambdas/indexer/documents';
+import { rowDocumentId } from '../lambdas/indexer/documents';
+import { allAliases, tableAlias } from '../lambdas/indexer/tables';
 import { createOpenSearchClient } from '../lambdas/shared/opensearch-client';
-import { ensureWriteIndex } from '../lambdas/search-provisioner/indices';
+import { ensureServingIndices } from '../lambdas/search-provisioner/indices';
 
 const ROWS = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
@@ -59,6 +61,9 @@ function aggregateObjects(rows: number): Array<{ date: string; ndjson: Buffer; r
           timed_views: timed,
           total_time_spent_seconds: total,
           avg_time_spent_seconds: timed === 0 ? null : total / timed,
+          entrances: Math.floor(clicks / 4),
+          bounces: Math.floor(clicks / 9),
+          bot_clicks: i % 5,
           computed_at: computedAt,
         }),
       );
@@ -70,27 +75,31 @@ function aggregateObjects(rows: number): Array<{ date: string; ndjson: Buffer; r
 
 const client = createOpenSearchClient({ endpoint: ENDPOINT, auth: 'none', requestTimeoutMs: 120_000 });
 
-async function freshAlias(name: string): Promise<string> {
-  await dropAlias(name);
-  await ensureWriteIndex(client, { alias: name, generation: 1, replicas: 0 });
-  return name;
+/** A fresh set of serving indices under `prefix`; returns the prefix. */
+async function freshAlias(prefix: string): Promise<string> {
+  await dropAlias(prefix);
+  await ensureServingIndices(client, { aliasPrefix: prefix, generation: 1, replicas: 0 });
+  return prefix;
 }
 
-async function dropAlias(name: string): Promise<void> {
-  await client.transport.request({ method: 'DELETE', path: `/${name}-*` }, { ignore: [404] });
-  await client.transport.request({ method: 'DELETE', path: `/_index_template/${name}` }, { ignore: [404] });
+async function dropAlias(prefix: string): Promise<void> {
+  for (const name of allAliases(prefix)) {
+    await client.transport.request({ method: 'DELETE', path: `/${name}-*` }, { ignore: [404] });
+    await client.transport.request({ method: 'DELETE', path: `/_index_template/${name}` }, { ignore: [404] });
+  }
 }
 
-async function count(alias: string): Promise<number> {
+async function count(prefix: string): Promise<number> {
+  const alias = tableAlias('url_country_daily', prefix);
   await client.transport.request({ method: 'POST', path: `/${alias}/_refresh` });
   return ((await client.transport.request({ method: 'GET', path: `/${alias}/_count` })).body as { count: number }).count;
 }
 
 const quiet = { info: () => undefined, warn: () => undefined, error: (m: string, a?: unknown) => console.error(m, a) };
 
-async function ours(alias: string, objects: ReturnType<typeof aggregateObjects>): Promise<number> {
+async function ours(prefix: string, objects: ReturnType<typeof aggregateObjects>): Promise<number> {
   // S3 is not touched: indexLines only needs it for malformed-row reports, and there are none.
-  const deps = { s3: undefined as never, openSearch: client, config: { alias, bulk: BULK }, telemetry: { logger: quiet, count: () => undefined, bulkLatency: () => undefined } };
+  const deps = { s3: undefined as never, openSearch: client, config: { aliasPrefix: prefix, bulk: BULK }, telemetry: { logger: quiet, count: () => undefined, bulkLatency: () => undefined } };
   const outcomes: ObjectOutcome[] = [];
   // As processBatch does with the four messages of one SQS batch.
   await forEachConcurrently(objects, DEFAULT_MESSAGE_CONCURRENCY, async (object) => {
@@ -99,6 +108,7 @@ async function ours(alias: string, objects: ReturnType<typeof aggregateObjects>)
       {
         bucket: 'bench',
         key: `aggregates/url_country_daily/event_date=${object.date}/part-00000.json`,
+        table: 'url_country_daily',
         eventDate: object.date,
         source: Readable.from([object.ndjson], { objectMode: false }),
       },
@@ -112,7 +122,8 @@ async function ours(alias: string, objects: ReturnType<typeof aggregateObjects>)
   return outcomes.reduce((n, outcome) => n + outcome.indexed, 0);
 }
 
-async function helper(alias: string, objects: ReturnType<typeof aggregateObjects>): Promise<number> {
+async function helper(prefix: string, objects: ReturnType<typeof aggregateObjects>): Promise<number> {
+  const alias = tableAlias('url_country_daily', prefix);
   async function* rows() {
     for (const object of objects) {
       for (const line of object.ndjson.toString('utf8').split('\n')) if (line !== '') yield JSON.parse(line) as Record<string, string>;
@@ -123,7 +134,7 @@ async function helper(alias: string, objects: ReturnType<typeof aggregateObjects
     onDocument: (row) => ({
       index: {
         _index: alias,
-        _id: documentId(row.event_date, row.page_url, row.country),
+        _id: rowDocumentId('url_country_daily', row),
         version: Date.parse(row.computed_at),
         version_type: 'external',
       },

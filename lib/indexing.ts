@@ -1,7 +1,7 @@
 /**
  * The serving stage's indexing: new aggregate part files in the aggregates bucket -> S3
  * notification -> SQS queue (+ dead-letter queue) -> indexer function in the domain's VPC ->
- * OpenSearch alias. Decisions: docs/serving.md.
+ * OpenSearch alias of each table. Decisions: docs/serving.md.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -21,11 +21,11 @@ export interface IndexingStageProps {
   readonly aggregatesBucket: s3.IBucket;
   /** The domain the documents go to. */
   readonly searchDomain: SearchDomain;
-  /** Prefix of the aggregate part files (the notification's filter).
-   *  @default 'aggregates/url_country_daily/' */
+  /** Prefix of the tables' folders (`<prefix><table>/event_date=D/`; the notification's filter).
+   *  @default 'aggregates/' */
   readonly aggregatesPrefix?: string;
   /** Prefix, in the same bucket, of the malformed-row reports.
-   *  @default 'errors/url_country_daily/' */
+   *  @default 'errors/' */
   readonly errorsPrefix?: string;
   /** Messages (objects) per invocation.
    *  @default 5 */
@@ -101,7 +101,7 @@ export class IndexingStage extends Construct {
       environment: {
         OPENSEARCH_ENDPOINT: searchDomain.endpointUrl,
         OPENSEARCH_AUTH: 'sigv4',
-        OPENSEARCH_ALIAS: searchDomain.alias,
+        OPENSEARCH_ALIAS_PREFIX: searchDomain.aliasPrefix,
         AGGREGATES_PREFIX: aggregatesPrefix,
         ERRORS_PREFIX: errorsPrefix,
         BULK_CONCURRENCY: String(props.bulkConcurrency ?? 2),

@@ -1,7 +1,7 @@
 /**
  * The serving stage's OpenSearch domain: private (VPC only), encrypted, fine-grained access
  * control, Dashboards behind Cognito, and a deploy-time custom resource that provisions the index
- * template, alias, security roles and the analysts' dashboard. Decisions: docs/serving.md.
+ * templates, aliases (one per table), security roles and the analysts' dashboards. Decisions: docs/serving.md.
  */
 import { CustomResource, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -12,7 +12,8 @@ import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { createHash } from 'crypto';
-import { buildIndexTemplate, DEFAULT_ALIAS, indexNames } from '../opensearch/index-template';
+import { allAliases, computationsAlias, DEFAULT_ALIAS_PREFIX, TABLE_NAMES, tableAlias, tableAliases } from '../lambdas/indexer/tables';
+import { buildIndexTemplate } from '../opensearch/index-template';
 import { savedObjectsNdjson } from '../opensearch/saved-objects';
 import { PipelineFunction } from './secure-defaults';
 
@@ -43,11 +44,12 @@ export interface SearchDomainProps {
   /** Availability zones the data nodes spread over: 1 (no zone awareness), 2 or 3.
    *  @default 1 */
   readonly availabilityZoneCount?: number;
-  /** Alias analysts, dashboards and the indexer use.
-   *  @default 'clickstream-url-country-daily' */
-  readonly alias?: string;
-  /** Generation of the index behind the alias (`<alias>-v<n>`); raising it makes the next
-   *  deployment rebuild the index into a new one and move the alias (docs/serving.md).
+  /** Prefix of the aliases analysts, dashboards and the indexer use: `<prefix>-<table>`
+   *  (`clickstream-url-country-daily`, ...) and the indexer's `<prefix>-computations`.
+   *  @default 'clickstream' */
+  readonly aliasPrefix?: string;
+  /** Generation of the indices behind the aliases (`<alias>-v<n>`); raising it makes the next
+   *  deployment rebuild every index into a new one and move the aliases (docs/serving.md).
    *  @default 1 */
   readonly indexGeneration?: number;
   /** Replicas of each shard.
@@ -70,7 +72,7 @@ export interface SearchDomainProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** Something that writes documents through the alias (the indexer function). */
+/** Something that writes documents through the aliases (the indexer function). */
 export interface IndexWriter extends iam.IGrantable, ec2.IConnectable {
   readonly role?: iam.IRole;
 }
@@ -79,8 +81,10 @@ export class SearchDomain extends Construct {
   public readonly domain: opensearch.Domain;
   /** Security group of the domain: HTTPS in from the provisioner, writers and the bastion only. */
   public readonly securityGroup: ec2.SecurityGroup;
-  /** The alias documents are read and written through. */
-  public readonly alias: string;
+  /** The prefix of every alias (lambdas/indexer/tables.ts). */
+  public readonly aliasPrefix: string;
+  /** Every alias documents are read and written through: the five tables' and the computations ledger's. */
+  public readonly aliases: readonly string[];
   /** The domain's VPC, and the subnets (one per zone) its clients should run in. */
   public readonly vpc: ec2.IVpc;
   public readonly subnetSelection: ec2.SubnetSelection;
@@ -101,7 +105,8 @@ export class SearchDomain extends Construct {
   constructor(scope: Construct, id: string, props: SearchDomainProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    this.alias = indexNames(props.alias ?? DEFAULT_ALIAS).alias;
+    this.aliasPrefix = props.aliasPrefix ?? DEFAULT_ALIAS_PREFIX;
+    this.aliases = allAliases(this.aliasPrefix);
     const dataNodes = props.dataNodes ?? 1;
     const masterNodes = props.masterNodes ?? 0;
     const azCount = props.availabilityZoneCount ?? 1;
@@ -248,15 +253,15 @@ export class SearchDomain extends Construct {
       onEventHandler: this.provisionerFunction,
       logGroup: new logs.LogGroup(this, 'ProvisionerProviderLogs', { retention, removalPolicy }),
     });
-    const assets = createHash('sha256')
-      .update(JSON.stringify(buildIndexTemplate(this.alias, { replicas })))
-      .update(savedObjectsNdjson(this.alias))
-      .digest('hex');
+    const assets = createHash('sha256');
+    for (const table of TABLE_NAMES) assets.update(JSON.stringify(buildIndexTemplate(table, tableAlias(table, this.aliasPrefix), { replicas })));
+    assets.update(JSON.stringify(buildIndexTemplate('computations', computationsAlias(this.aliasPrefix), { replicas })));
+    assets.update(savedObjectsNdjson(tableAliases(this.aliasPrefix)));
     this.provisioning = new CustomResource(this, 'Provisioning', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::OpenSearchServing',
       properties: {
-        Alias: this.alias,
+        AliasPrefix: this.aliasPrefix,
         IndexGeneration: String(props.indexGeneration ?? 1),
         Replicas: String(replicas),
         ConfigureSecurity: 'true',
@@ -264,7 +269,7 @@ export class SearchDomain extends Construct {
         IndexerRoleArns: this.writerRoleArnsToken(),
         AnalystRoleArns: [this.analystRole.roleArn],
         // Changes of the template or the dashboard make CloudFormation run the provisioner again.
-        AssetsHash: assets,
+        AssetsHash: assets.digest('hex'),
       },
     });
 
@@ -282,8 +287,9 @@ export class SearchDomain extends Construct {
   }
 
   /**
-   * Lets a function write documents through the alias: HTTPS to the domain, IAM permission to
-   * POST to the alias's paths only (bulk, search, refresh, delete-by-query), and its role mapped
+   * Lets a function write documents through the aliases: HTTPS to the domain, IAM permission to
+   * POST to the aliases' paths only (bulk, refresh, delete-by-query, and the computations
+   * ledger's index and multi-get by id), and its role mapped
    * to the `clickstream_indexer` role inside the domain by the provisioner.
    */
   public grantIndexWrite(writer: IndexWriter): void {
@@ -294,7 +300,7 @@ export class SearchDomain extends Construct {
     iam.Grant.addToPrincipal({
       grantee: writer,
       actions: ['es:ESHttpPost'],
-      resourceArns: [`${this.domain.domainArn}/${this.alias}`, `${this.domain.domainArn}/${this.alias}/*`],
+      resourceArns: this.aliases.flatMap((alias) => [`${this.domain.domainArn}/${alias}`, `${this.domain.domainArn}/${alias}/*`]),
     });
   }
 

@@ -6,20 +6,23 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@opensearch-project/opensearch';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { DEFAULT_ALIAS } from '../../opensearch/index-template';
 import { DEFAULT_RETRY_POLICY, describeError, RetryPolicy } from '../shared/opensearch-client';
 import { BulkIndexer, BulkOptions, BulkStats, FailedDocument } from './bulk';
-import { DEFAULT_AGGREGATES_PREFIX, DEFAULT_ERRORS_PREFIX, documentId, parseAggregateKey, parseAggregateRow } from './documents';
-import { deleteComputedBefore, newestComputedAt, refresh } from './freshness';
+import { DEFAULT_AGGREGATES_PREFIX, DEFAULT_ERRORS_PREFIX, parseAggregateKey, parseAggregateRow, parseEmptyMarker } from './documents';
+import { claimComputation, computationsAlias, deleteComputedBefore, newestComputation, refresh } from './freshness';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from './lines';
+import { DEFAULT_ALIAS_PREFIX, TABLE_ALIASES, tableAlias, TableName } from './tables';
 
-export { DEFAULT_ALIAS };
+export { DEFAULT_ALIAS_PREFIX, TABLE_ALIASES };
+/** The pages table's (`url_country_daily`) alias of a default deployment. */
+export const DEFAULT_ALIAS = TABLE_ALIASES.url_country_daily;
 export { DEFAULT_ERRORS_PREFIX };
 
 export interface IndexerConfig {
-  /** Alias the documents are written through. @default DEFAULT_ALIAS */
-  readonly alias?: string;
-  /** Prefix of aggregate part files. @default DEFAULT_AGGREGATES_PREFIX */
+  /** Prefix of the aliases: a table's documents go to `<prefix>-<table>` (tables.ts), the
+   *  computations ledger is `<prefix>-computations`. @default DEFAULT_ALIAS_PREFIX */
+  readonly aliasPrefix?: string;
+  /** Prefix of the tables' folders (`<prefix><table>/event_date=D/`). @default DEFAULT_AGGREGATES_PREFIX */
   readonly aggregatesPrefix?: string;
   /** Prefix (same bucket) of malformed-row reports. @default DEFAULT_ERRORS_PREFIX */
   readonly errorsPrefix?: string;
@@ -115,11 +118,12 @@ export interface MalformedRow {
 }
 
 export type ObjectStatus =
-  /** Documents indexed (or already current) and older computations of the date removed. */
+  /** Documents indexed (or already current; none for an empty marker) and older computations of the table's date removed. */
   | 'indexed'
-  /** Not an aggregate part file (`_SUCCESS`, staging files): nothing to do. */
+  /** Not an aggregate part file nor an empty marker (`_SUCCESS`, staging files): nothing to do. */
   | 'ignored'
-  /** The object is gone (a newer run replaced the date) or the index holds a newer computation. */
+  /** The object is gone (a newer run replaced the date) or a newer computation of the table's
+   *  date was announced; older computations of the date are still removed (docs/serving.md). */
   | 'superseded'
   /** Some documents could not be indexed: the message must be retried. */
   | 'failed';
@@ -128,6 +132,9 @@ export interface ObjectOutcome {
   readonly bucket: string;
   readonly key: string;
   readonly status: ObjectStatus;
+  /** The table the key names, and the alias its documents go to. */
+  readonly table?: TableName;
+  readonly alias?: string;
   readonly eventDate?: string;
   /** The computation's `computed_at` (epoch ms) when the object had a valid row. */
   readonly computedAtMs?: number;
@@ -150,7 +157,7 @@ const MAX_RAW_CHARS = 10 * 1024;
 const MAX_LOGGED_ROWS = 10;
 
 const resolved = (config: IndexerConfig = {}) => ({
-  alias: config.alias ?? DEFAULT_ALIAS,
+  aliasPrefix: config.aliasPrefix ?? DEFAULT_ALIAS_PREFIX,
   aggregatesPrefix: config.aggregatesPrefix ?? DEFAULT_AGGREGATES_PREFIX,
   errorsPrefix: config.errorsPrefix ?? DEFAULT_ERRORS_PREFIX,
   retry: config.retry ?? DEFAULT_RETRY_POLICY,
@@ -164,23 +171,26 @@ const emptyCounts = { rows: 0, indexed: 0, unchanged: 0, retried: 0, failed: 0, 
 export interface IndexLinesInput {
   readonly bucket: string;
   readonly key: string;
+  readonly table: TableName;
   readonly eventDate: string;
   /** The object's bytes (an S3 body stream, or any async iterable of chunks). */
   readonly source: AsyncIterable<Uint8Array | string>;
 }
 
 /**
- * Indexes the rows of one aggregate part file and removes the date's older computations.
+ * Indexes the rows of one aggregate part file into its table's alias and removes the table's
+ * older computations of the date.
  *
  * 1. Rows are validated; malformed ones are collected (key, line, reason) and skipped.
- * 2. At the first valid row, if the index already holds a newer computation of the date, the
- *    object is superseded and nothing is written.
+ * 2. At the first valid row, the computation is announced in the ledger (`claimComputation`);
+ *    if a newer computation of the table's date was announced, the object is superseded and
+ *    nothing is written.
  * 3. Every valid row is bulk-indexed with version = computed_at (external versioning).
- * 4. If no document failed: the cleanup of `cleanUpAfter` (refresh, newest computed_at of the
- *    date, delete the date's documents computed before it). If some failed, nothing is deleted
- *    (the message is retried and does it then). With `cleanup: false` the caller does step 4 for
- *    several objects at once (processBatch: one refresh per batch instead of one per object).
- * 5. Malformed rows are written to `<errorsPrefix>event_date=D/<file>.malformed.ndjson`.
+ * 4. If no document failed, or the object is superseded: the cleanup of `cleanUpAfter` (refresh,
+ *    delete the table's documents of the date computed before the ledger's newest). If some
+ *    failed, nothing is deleted (the message is retried and does it then). With `cleanup: false`
+ *    the caller does step 4 for several objects at once (processBatch: one refresh per batch).
+ * 5. Malformed rows are written to `<errorsPrefix><table>/event_date=D/<file>.malformed.ndjson`.
  */
 export async function indexLines(deps: IndexerDeps, input: IndexLinesInput, options: { cleanup?: boolean } = {}): Promise<ObjectOutcome> {
   const config = resolved(deps.config);
@@ -191,10 +201,12 @@ export async function indexLines(deps: IndexerDeps, input: IndexLinesInput, opti
     sleep: config.bulk.sleep,
     random: config.bulk.random,
   };
-  const freshness = { alias: config.alias, retry: config.retry, hooks: retryHooks };
+  const freshness = { retry: config.retry, hooks: retryHooks };
+  const alias = tableAlias(input.table, config.aliasPrefix);
+  const ledger = computationsAlias(config.aliasPrefix);
   const bulk = new BulkIndexer(deps.openSearch, {
     ...config.bulk,
-    index: config.alias,
+    index: alias,
     retry: config.retry,
     onLatency: (ms) => deps.telemetry.bulkLatency(ms),
     onRetry: (documents, reason, attempt) =>
@@ -216,33 +228,22 @@ export async function indexLines(deps: IndexerDeps, input: IndexLinesInput, opti
       continue;
     }
     if (line.text.trim() === '') continue;
-    const parsed = parseAggregateRow(line.text, input.eventDate);
+    const parsed = parseAggregateRow(input.table, line.text, input.eventDate);
     if (!parsed.ok) {
       reject(line.number, parsed.reason, line.text);
       continue;
     }
     if (runMs === undefined) {
       runMs = parsed.computedAtMs;
-      const newest = await newestComputedAt(deps.openSearch, input.eventDate, freshness);
-      if (newest !== undefined && newest > runMs) {
-        return {
-          ...emptyCounts,
-          bucket: input.bucket,
-          key: input.key,
-          status: 'superseded',
-          eventDate: input.eventDate,
-          computedAtMs: runMs,
-          reason: `the index already holds a newer computation of ${input.eventDate} (${new Date(newest).toISOString()})`,
-        };
-      }
+      const claim = await claimComputation(deps.openSearch, ledger, { table: input.table, eventDate: input.eventDate, computedAtMs: runMs }, freshness);
+      if (!claim.current) return supersededOutcome(input, alias, runMs, claim.newestMs, options.cleanup, deps);
     } else if (parsed.computedAtMs !== runMs) {
       // One run stamps all its rows alike; a mixed file would make "older computation" ambiguous.
       reject(line.number, `computed_at ${parsed.row.computed_at} differs from the object's ${new Date(runMs).toISOString()}`, line.text);
       continue;
     }
     rows++;
-    const { row } = parsed;
-    await bulk.add({ id: documentId(row.event_date, row.page_url, row.country), version: runMs, source: JSON.stringify(row) });
+    await bulk.add({ id: parsed.id, version: runMs, source: JSON.stringify(parsed.row) });
   }
   const stats: BulkStats = await bulk.flush();
 
@@ -258,6 +259,8 @@ export async function indexLines(deps: IndexerDeps, input: IndexLinesInput, opti
     bucket: input.bucket,
     key: input.key,
     status: stats.failed > 0 ? 'failed' : 'indexed',
+    table: input.table,
+    alias,
     eventDate: input.eventDate,
     computedAtMs: runMs,
     rows,
@@ -271,32 +274,76 @@ export async function indexLines(deps: IndexerDeps, input: IndexLinesInput, opti
     reason: stats.failed > 0 ? `${stats.failed} documents could not be indexed: ${stats.failures[0]?.reason}` : undefined,
     failures: stats.failures,
   };
-  if (options.cleanup === false) return outcome;
-  const cleanup = await cleanUpAfter(deps, [outcome]);
-  const failure = cleanup.failed.get(input.eventDate);
-  if (failure !== undefined) throw failure;
-  return { ...outcome, staleDeleted: cleanup.deleted.get(input.eventDate) ?? 0 };
+  return finishObject(deps, outcome, options.cleanup);
 }
 
+/** Step 4 for one object, unless the caller cleans up for a whole batch. */
+async function finishObject(deps: IndexerDeps, outcome: ObjectOutcome, cleanup: boolean | undefined): Promise<ObjectOutcome> {
+  if (cleanup === false || !needsCleanup(outcome)) return outcome;
+  const result = await cleanUpAfter(deps, [outcome]);
+  const key = cleanupKey(outcome);
+  const failure = result.failed.get(key);
+  if (failure !== undefined) throw failure;
+  return { ...outcome, staleDeleted: result.deleted.get(key) ?? 0 };
+}
+
+/**
+ * A newer computation of the table's date was announced. Nothing of this object is written, but
+ * the date is still cleaned up: rows this computation wrote on an earlier attempt (one that lost
+ * the race to the newer computation, then failed) must not outlive it (docs/serving.md).
+ */
+async function supersededOutcome(
+  input: { bucket: string; key: string; table: TableName; eventDate: string },
+  alias: string,
+  runMs: number,
+  newestMs: number | undefined,
+  cleanup: boolean | undefined,
+  deps: IndexerDeps,
+): Promise<ObjectOutcome> {
+  const newest = newestMs === undefined ? 'a newer one' : new Date(newestMs).toISOString();
+  return finishObject(
+    deps,
+    {
+      ...emptyCounts,
+      bucket: input.bucket,
+      key: input.key,
+      status: 'superseded',
+      table: input.table,
+      alias,
+      eventDate: input.eventDate,
+      computedAtMs: runMs,
+      reason: `a newer computation of ${input.table} ${input.eventDate} was announced (${newest})`,
+    },
+    cleanup,
+  );
+}
+
+/** Indexed and superseded objects lead to a cleanup of their table's date; failed ones do not (their retry does). */
+const needsCleanup = (outcome: ObjectOutcome): boolean =>
+  (outcome.status === 'indexed' || outcome.status === 'superseded') && outcome.table !== undefined && outcome.eventDate !== undefined;
+
+/** What a cleanup is per: a table's date, `<table>/<date>`. */
+export const cleanupKey = (outcome: { table?: TableName; eventDate?: string }): string => `${outcome.table}/${outcome.eventDate}`;
+
 export interface CleanupResult {
-  /** Documents of older computations deleted, per date. */
+  /** Documents of older computations deleted, per table's date (`cleanupKey`). */
   readonly deleted: Map<string, number>;
-  /** Dates whose cleanup failed past the retries, with the error. */
+  /** Tables' dates whose cleanup failed past the retries, with the error. */
   readonly failed: Map<string, unknown>;
 }
 
 /**
- * Step 4 for objects indexed before (docs/serving.md, "No stale rows"): one refresh, which makes
- * every write of these objects searchable, then per date of a fully indexed object: the newest
- * computed_at of the date, and the deletion of the date's documents computed before it.
+ * Step 4 for objects processed before (docs/serving.md, "No stale rows"): one refresh of the
+ * aliases involved, which makes every write of these objects searchable, then per table's date
+ * of an indexed or superseded object: the newest computation the ledger holds, and the deletion
+ * of the table's documents of that date computed before it.
  */
 export async function cleanUpAfter(deps: IndexerDeps, outcomes: readonly ObjectOutcome[]): Promise<CleanupResult> {
   const config = resolved(deps.config);
-  // The refresh and the per-date queries serve every indexed object of the call.
-  const cleaned = outcomes.filter((outcome) => outcome.status === 'indexed').map(objectCorrelationId);
-  const logger = withCorrelationId(deps.telemetry.logger, joinCorrelationIds(cleaned));
+  // The refresh and the per-date queries serve every object of the call.
+  const toClean = outcomes.filter(needsCleanup);
+  const logger = withCorrelationId(deps.telemetry.logger, joinCorrelationIds(toClean.map(objectCorrelationId)));
   const freshness = {
-    alias: config.alias,
     retry: config.retry,
     hooks: {
       onRetry: (error: unknown, attempt: number, delayMs: number) =>
@@ -305,25 +352,28 @@ export async function cleanUpAfter(deps: IndexerDeps, outcomes: readonly ObjectO
       random: config.bulk.random,
     },
   };
-  const runs = new Map<string, number>();
-  for (const outcome of outcomes) {
-    if (outcome.status !== 'indexed' || outcome.eventDate === undefined || outcome.computedAtMs === undefined) continue;
-    runs.set(outcome.eventDate, Math.max(runs.get(outcome.eventDate) ?? 0, outcome.computedAtMs));
+  const runs = new Map<string, { table: TableName; eventDate: string; alias: string; runMs: number }>();
+  for (const outcome of toClean) {
+    const key = cleanupKey(outcome);
+    const runMs = Math.max(runs.get(key)?.runMs ?? 0, outcome.computedAtMs ?? 0);
+    runs.set(key, { table: outcome.table!, eventDate: outcome.eventDate!, alias: tableAlias(outcome.table!, config.aliasPrefix), runMs });
   }
   const result: CleanupResult = { deleted: new Map(), failed: new Map() };
   if (runs.size === 0) return result;
   try {
-    await refresh(deps.openSearch, freshness);
+    await refresh(deps.openSearch, [...new Set([...runs.values()].map((run) => run.alias))].sort(), freshness);
   } catch (error) {
-    for (const date of runs.keys()) result.failed.set(date, error);
+    for (const key of runs.keys()) result.failed.set(key, error);
     return result;
   }
-  for (const [date, runMs] of runs) {
+  const ledger = computationsAlias(config.aliasPrefix);
+  for (const [key, run] of runs) {
     try {
-      const newest = (await newestComputedAt(deps.openSearch, date, freshness)) ?? runMs;
-      result.deleted.set(date, await deleteComputedBefore(deps.openSearch, date, Math.max(newest, runMs), freshness));
+      // The ledger never holds less than an announced computation: this is the date's newest.
+      const newest = Math.max((await newestComputation(deps.openSearch, ledger, run.table, run.eventDate, freshness)) ?? 0, run.runMs);
+      result.deleted.set(key, newest > 0 ? await deleteComputedBefore(deps.openSearch, run.alias, run.eventDate, newest, freshness) : 0);
     } catch (error) {
-      result.failed.set(date, error);
+      result.failed.set(key, error);
     }
   }
   return result;
@@ -357,11 +407,55 @@ async function writeMalformedReport(
   return key;
 }
 
+/**
+ * An empty marker: the table has no rows for the date as of this computation. Announcing it
+ * makes the cleanup delete every document of the table's date computed before it (all of them,
+ * unless a newer computation has begun meanwhile). A marker that is not what the job writes is
+ * an error of the object: reported like a malformed row, and nothing is deleted.
+ */
+async function indexEmptyMarker(deps: IndexerDeps, input: IndexLinesInput, options: { cleanup?: boolean }): Promise<ObjectOutcome> {
+  const config = resolved(deps.config);
+  const logger = withCorrelationId(deps.telemetry.logger, objectCorrelationId(input));
+  const alias = tableAlias(input.table, config.aliasPrefix);
+  let text = '';
+  for await (const line of readLines(input.source, 64 * 1024)) {
+    if (line.text.trim() !== '') {
+      text = line.tooLong ? '' : line.text;
+      break;
+    }
+  }
+  const marker = parseEmptyMarker(text, input.table, input.eventDate);
+  const base = { ...emptyCounts, bucket: input.bucket, key: input.key, table: input.table, alias, eventDate: input.eventDate };
+  if (!marker.ok) {
+    const errorReportKey = await writeMalformedReport(deps.s3, config.errorsPrefix, config.aggregatesPrefix, input, [{ line: 1, reason: marker.reason, raw: text.slice(0, MAX_RAW_CHARS) }], 1);
+    logger.warn('malformed empty marker skipped', { bucket: input.bucket, key: input.key, reason: marker.reason });
+    return { ...base, status: 'indexed', malformed: 1, errorReportKey, reason: marker.reason };
+  }
+  const freshness = {
+    retry: config.retry,
+    hooks: {
+      onRetry: (error: unknown, attempt: number, delayMs: number) =>
+        logger.warn('OpenSearch request failed, retrying', { key: input.key, attempt, delayMs, error: describeError(error) }),
+      sleep: config.bulk.sleep,
+      random: config.bulk.random,
+    },
+  };
+  const claim = await claimComputation(
+    deps.openSearch,
+    computationsAlias(config.aliasPrefix),
+    { table: input.table, eventDate: input.eventDate, computedAtMs: marker.computedAtMs, rows: 0 },
+    freshness,
+  );
+  if (!claim.current) return supersededOutcome(input, alias, marker.computedAtMs, claim.newestMs, options.cleanup, deps);
+  return finishObject(deps, { ...base, status: 'indexed', computedAtMs: marker.computedAtMs }, options.cleanup);
+}
+
 /** Indexes one S3 object named by a notification. */
 export async function indexObject(deps: IndexerDeps, bucket: string, key: string, options: { cleanup?: boolean } = {}): Promise<ObjectOutcome> {
   const config = resolved(deps.config);
   const parsedKey = parseAggregateKey(key, config.aggregatesPrefix);
   if (!parsedKey) return { ...emptyCounts, bucket, key, status: 'ignored', reason: 'not an aggregate part file' };
+  const { table, eventDate } = parsedKey;
 
   let body: (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
   try {
@@ -371,13 +465,16 @@ export async function indexObject(deps: IndexerDeps, bucket: string, key: string
     if (isMissingObject(error)) {
       // Spark's dynamic partition overwrite deleted it: a newer run replaced this date, and that
       // run's own notifications bring its files.
-      return { ...emptyCounts, bucket, key, status: 'superseded', eventDate: parsedKey.eventDate, reason: 'object no longer exists' };
+      // The date is cleaned up all the same (a no-op unless an earlier attempt left rows behind).
+      const alias = tableAlias(table, config.aliasPrefix);
+      return finishObject(deps, { ...emptyCounts, bucket, key, status: 'superseded', table, alias, eventDate, reason: 'object no longer exists' }, options.cleanup);
     }
     throw error;
   }
   if (!body) throw new Error(`s3://${bucket}/${key} has no body`);
   try {
-    return await indexLines(deps, { bucket, key, eventDate: parsedKey.eventDate, source: body }, options);
+    const input = { bucket, key, table, eventDate, source: body };
+    return await (parsedKey.kind === 'empty' ? indexEmptyMarker(deps, input, options) : indexLines(deps, input, options));
   } finally {
     // Ends the download when indexing stopped early (superseded) or threw.
     body.destroy?.();
@@ -493,25 +590,26 @@ export async function processBatch(deps: IndexerDeps, event: SQSEvent): Promise<
 
   const allOutcomes = outcomesOf.flat();
   const cleanup = await cleanUpAfter(deps, allOutcomes);
-  for (const [date, error] of cleanup.failed) {
-    const ofDate = allOutcomes.filter((outcome) => outcome.status === 'indexed' && outcome.eventDate === date);
+  for (const [key, error] of cleanup.failed) {
+    const ofDate = allOutcomes.filter((outcome) => needsCleanup(outcome) && cleanupKey(outcome) === key);
     withCorrelationId(logger, joinCorrelationIds(ofDate.map(objectCorrelationId))).error(
       'removing older computations failed; the messages of the date will be retried',
-      { eventDate: date, error: describeError(error) },
+      { table: ofDate[0]?.table, eventDate: ofDate[0]?.eventDate, error: describeError(error) },
     );
   }
   const attributed = new Set<string>();
   const outcomes = outcomesOf.flatMap((list, index) =>
     list.map((outcome) => {
-      if (outcome.status !== 'indexed' || outcome.eventDate === undefined) return outcome;
-      if (cleanup.failed.has(outcome.eventDate)) {
+      if (!needsCleanup(outcome)) return outcome;
+      const key = cleanupKey(outcome);
+      if (cleanup.failed.has(key)) {
         failedMessages.add(index);
         return outcome;
       }
-      // A date's deletions are reported once, on its first indexed object.
-      if (attributed.has(outcome.eventDate)) return outcome;
-      attributed.add(outcome.eventDate);
-      return { ...outcome, staleDeleted: cleanup.deleted.get(outcome.eventDate) ?? 0 };
+      // A table's date's deletions are reported once, on its first object.
+      if (attributed.has(key)) return outcome;
+      attributed.add(key);
+      return { ...outcome, staleDeleted: cleanup.deleted.get(key) ?? 0 };
     }),
   );
 

@@ -3,7 +3,7 @@
  * Only wiring; the behaviour is in core.ts. Returns partial batch failures, so the event source
  * mapping must set `reportBatchItemFailures` (lib/indexing.ts does).
  *
- * Environment: OPENSEARCH_ENDPOINT (required), OPENSEARCH_AUTH (sigv4|none), OPENSEARCH_ALIAS,
+ * Environment: OPENSEARCH_ENDPOINT (required), OPENSEARCH_AUTH (sigv4|none), OPENSEARCH_ALIAS_PREFIX,
  * AGGREGATES_PREFIX, ERRORS_PREFIX, BULK_CONCURRENCY, S3_ENDPOINT (local only).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -27,7 +27,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): IndexerConf
     throw new Error(`BULK_CONCURRENCY must be a positive integer, got "${env.BULK_CONCURRENCY}"`);
   }
   return {
-    alias: env.OPENSEARCH_ALIAS || undefined,
+    aliasPrefix: env.OPENSEARCH_ALIAS_PREFIX || undefined,
     aggregatesPrefix: env.AGGREGATES_PREFIX || undefined,
     errorsPrefix: env.ERRORS_PREFIX || undefined,
     bulk: concurrency ? { concurrency } : undefined,

@@ -1,6 +1,7 @@
 /**
  * Provisions the serving side of OpenSearch at deploy time (issue: "no manual step"):
- * index template, write index and alias, fine-grained access control roles and mappings, and the
+ * index templates, write indices and aliases (one per table, and the computations ledger),
+ * fine-grained access control roles and mappings, and the
  * Dashboards saved objects. Every step is idempotent, so CloudFormation may run it again on any
  * update (or retry it) safely.
  */
@@ -8,12 +9,14 @@ import type { Client } from '@opensearch-project/opensearch';
 import { savedObjectsNdjson } from '../../opensearch/saved-objects';
 import type { RetryHooks, RetryPolicy } from '../shared/opensearch-client';
 import { ImportResponse, provisionDashboards } from './dashboards';
-import { ensureWriteIndex, IndexSetupResult } from './indices';
+import { tableAliases } from '../indexer/tables';
+import { ensureServingIndices, IndexSetupResult } from './indices';
 import { ensureSecurity } from './security';
 
 export interface ProvisionConfig {
-  readonly alias: string;
-  /** `<alias>-v<generation>`; raising it rebuilds the index behind the alias. */
+  /** Prefix of every alias: `<prefix>-<table>` and `<prefix>-computations` (lambdas/indexer/tables.ts). */
+  readonly aliasPrefix: string;
+  /** `<alias>-v<generation>` for every alias; raising it rebuilds the indices behind them. */
   readonly generation: number;
   readonly replicas: number;
   /** Configure fine-grained access control (needs the security plugin: AWS only). */
@@ -28,7 +31,8 @@ export interface ProvisionConfig {
 }
 
 export interface ProvisionResult {
-  readonly index: IndexSetupResult;
+  /** Per alias. */
+  readonly indices: Record<string, IndexSetupResult>;
   readonly securityRoles?: string[];
   readonly savedObjects?: ImportResponse;
 }
@@ -41,14 +45,14 @@ export async function provisionSearch(client: Client, config: ProvisionConfig): 
     securityRoles = (await ensureSecurity(client, config)).roles;
     log('security roles and mappings in place', { roles: securityRoles });
   }
-  const index = await ensureWriteIndex(client, config);
-  log('index template and alias in place', { ...index });
+  const indices = await ensureServingIndices(client, config);
+  log('index templates and aliases in place', { indices });
   let savedObjects: ImportResponse | undefined;
   if (config.importDashboards) {
-    savedObjects = (await provisionDashboards(client, savedObjectsNdjson(config.alias), config)).savedObjects;
+    savedObjects = (await provisionDashboards(client, savedObjectsNdjson(tableAliases(config.aliasPrefix)), config)).savedObjects;
     log('dashboard settings and saved objects in place', { successCount: savedObjects.successCount });
   }
-  return { index, securityRoles, savedObjects };
+  return { indices, securityRoles, savedObjects };
 }
 
 /** CloudFormation passes every property as a string; this reads them strictly. */
@@ -74,7 +78,7 @@ export function configFromProperties(properties: Record<string, unknown>): Provi
     return value as string[];
   };
   return {
-    alias: text('Alias'),
+    aliasPrefix: text('AliasPrefix'),
     generation: integer('IndexGeneration', 1),
     replicas: integer('Replicas', 0),
     configureSecurity: flag('ConfigureSecurity'),

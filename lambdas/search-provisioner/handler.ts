@@ -23,9 +23,9 @@ export interface ProviderResponse {
 
 async function onEvent(event: CloudFormationCustomResourceEvent): Promise<ProviderResponse> {
   const config = configFromProperties(event.ResourceProperties as Record<string, unknown>);
-  const physicalId = `opensearch-serving-${config.alias}`;
+  const physicalId = `opensearch-serving-${config.aliasPrefix}`;
   if (event.RequestType === 'Delete') {
-    logger.info('delete: index, alias and dashboards are kept', { alias: config.alias });
+    logger.info('delete: indices, aliases and dashboards are kept', { aliasPrefix: config.aliasPrefix });
     return { PhysicalResourceId: event.PhysicalResourceId };
   }
   const result = await provisionSearch(client, {
@@ -37,7 +37,10 @@ async function onEvent(event: CloudFormationCustomResourceEvent): Promise<Provid
     retry: { maxAttempts: 10, baseDelayMs: 1000, maxDelayMs: 30_000 },
     log: (message, attributes) => logger.info(message, { ...attributes }),
   });
-  return { PhysicalResourceId: physicalId, Data: { Alias: config.alias, WriteIndex: result.index.writeIndex } };
+  return {
+    PhysicalResourceId: physicalId,
+    Data: { AliasPrefix: config.aliasPrefix, WriteIndices: Object.values(result.indices).map((index) => index.writeIndex).join(',') },
+  };
 }
 
 export const handler = middy(onEvent).use(injectLambdaContext(logger));

@@ -1,12 +1,16 @@
 /**
- * Index template, write index and alias of the serving index, and its rebuild.
+ * Index templates, write indices and aliases of the serving indices (one per table, and the
+ * computations ledger), and their rebuild.
  * All of it runs against the local node in tests (no security plugin needed).
  */
 import type { Client } from '@opensearch-project/opensearch';
-import { buildIndexTemplate, generationIndex, indexNames } from '../../opensearch/index-template';
+import { buildIndexTemplate, generationIndex, IndexKind, indexNames, tableMappings } from '../../opensearch/index-template';
+import { computationsAlias, TABLE_NAMES, tableAlias } from '../indexer/tables';
 import { DEFAULT_RETRY_POLICY, RetryHooks, RetryPolicy, sleep, withRetries } from '../shared/opensearch-client';
 
 export interface IndexSetupOptions {
+  /** What the index holds: its mappings. */
+  readonly table: IndexKind;
   readonly alias: string;
   /** Generation of the index the alias should point at (`<alias>-v<generation>`). */
   readonly generation: number;
@@ -40,7 +44,7 @@ export async function putIndexTemplate(client: Client, options: IndexSetupOption
   const names = indexNames(options.alias);
   await call(
     client,
-    { method: 'PUT', path: `/_index_template/${names.templateName}`, body: buildIndexTemplate(options.alias, { replicas: options.replicas }) },
+    { method: 'PUT', path: `/_index_template/${names.templateName}`, body: buildIndexTemplate(options.table, options.alias, { replicas: options.replicas }) },
     options,
   );
   return names.templateName;
@@ -83,7 +87,13 @@ export async function ensureWriteIndex(client: Client, options: IndexSetupOption
   const current = await aliasTargets(client, alias, options);
   if (current) {
     if (!current.writeIndex) throw new Error(`alias ${alias} points at ${current.indices.join(', ')} without a write index`);
-    if (current.writeIndex === wanted) return { template, writeIndex: wanted, alias: 'existing' };
+    if (current.writeIndex === wanted) {
+      // Fields added to the template since the index was created (additive changes, and
+      // updatable parameters such as ignore_above) reach the live index too; a conflicting
+      // change fails here, loudly, and needs a new generation.
+      await call(client, { method: 'PUT', path: `/${wanted}/_mapping`, body: tableMappings(options.table) }, options);
+      return { template, writeIndex: wanted, alias: 'existing' };
+    }
     const currentGeneration = Number(/-v(\d+)$/.exec(current.writeIndex)?.[1] ?? NaN);
     if (!(currentGeneration < options.generation)) {
       throw new Error(`alias ${alias} writes to ${current.writeIndex}; refusing to move it back to ${wanted}`);
@@ -112,6 +122,23 @@ export async function ensureWriteIndex(client: Client, options: IndexSetupOption
   return { template, writeIndex: wanted, alias: 'created' };
 }
 
+export interface ServingSetupOptions extends Omit<IndexSetupOptions, 'table' | 'alias'> {
+  /** Prefix of every alias (lambdas/indexer/tables.ts). */
+  readonly aliasPrefix: string;
+}
+
+/** The template, write index and alias of every table and of the computations ledger, by alias. */
+export async function ensureServingIndices(client: Client, options: ServingSetupOptions): Promise<Record<string, IndexSetupResult>> {
+  const kinds: Array<[IndexKind, string]> = [
+    // The ledger first: the indexer announces a computation there before writing its rows.
+    ['computations', computationsAlias(options.aliasPrefix)],
+    ...TABLE_NAMES.map((table): [IndexKind, string] => [table, tableAlias(table, options.aliasPrefix)]),
+  ];
+  const results: Record<string, IndexSetupResult> = {};
+  for (const [table, alias] of kinds) results[alias] = await ensureWriteIndex(client, { ...options, table, alias });
+  return results;
+}
+
 export interface RebuildResult {
   readonly from: string;
   readonly to: string;
@@ -125,6 +152,9 @@ export interface RebuildResult {
 
 /** Runs a reindex as a task and waits for it, so a long copy is not bound to one HTTP request. */
 async function reindex(client: Client, from: string, to: string, options: IndexSetupOptions): Promise<number> {
+  // The copy reads through a scroll, which sees refreshed documents only; the ledger is never
+  // refreshed by its writer (it is read by id), and a table's last writes may not be yet.
+  await call(client, { method: 'POST', path: `/${from}/_refresh` }, options);
   const started = await call(
     client,
     {
@@ -179,7 +209,8 @@ export async function rebuildIndex(client: Client, options: IndexSetupOptions & 
     options,
   );
   const caughtUp = await reindex(client, from, to, options);
-  const staleDeleted = await deleteOlderComputations(client, alias, options);
+  // The ledger has one entry per table and date (external versions): nothing of it goes stale.
+  const staleDeleted = options.table === 'computations' ? 0 : await deleteOlderComputations(client, alias, options);
   options.log?.('rebuild done', { alias, from, to, copied, caughtUp, staleDeleted });
   return { from, to, copied, caughtUp, staleDeleted };
 }

@@ -2,9 +2,9 @@
  * Fine-grained access control of the domain (the security plugin's REST API).
  *
  * The provisioner's own IAM role is the domain's master user, so it may manage roles. It creates:
- * - `clickstream_indexer`: write, delete-by-query, search and refresh on the serving indices only,
- *   mapped to the indexer function's IAM role;
- * - `clickstream_analyst`: read-only on the serving indices and read on the global Dashboards
+ * - `clickstream_indexer`: write, delete-by-query, search and refresh on the five tables' indices
+ *   and the computations ledger only, mapped to the indexer function's IAM role;
+ * - `clickstream_analyst`: read-only on the five tables' indices and read on the global Dashboards
  *   tenant (where the dashboard is imported), mapped to the analysts' IAM role (the Cognito
  *   identity pool's authenticated role); that role is also added to the built-in
  *   `opensearch_dashboards_user` role, which lets it use Dashboards at all.
@@ -15,6 +15,7 @@
  * may and may not do.
  */
 import type { Client } from '@opensearch-project/opensearch';
+import { computationsAlias, TABLE_NAMES, tableAlias } from '../indexer/tables';
 import { DEFAULT_RETRY_POLICY, RetryHooks, RetryPolicy, withRetries } from '../shared/opensearch-client';
 
 export const INDEXER_ROLE = 'clickstream_indexer';
@@ -28,17 +29,21 @@ export interface SecurityRole {
   readonly description: string;
 }
 
-/** `<alias>*` covers the alias and every generation `<alias>-vN` behind it, and nothing else. */
-const servingIndices = (alias: string) => [`${alias}*`];
+/**
+ * `<alias>*` covers the alias and every generation `<alias>-vN` behind it, and nothing else (no
+ * alias is a prefix of another): one pattern per table.
+ */
+export const tableIndexPatterns = (aliasPrefix: string): string[] => TABLE_NAMES.map((table) => `${tableAlias(table, aliasPrefix)}*`);
 
-export function indexerRole(alias: string): SecurityRole {
+export function indexerRole(aliasPrefix: string): SecurityRole {
   return {
-    description: 'Clickstream indexer: writes the url/country aggregates, removes older computations of a date.',
-    // Bulk is checked at cluster level as well as per index; delete-by-query scrolls internally.
-    cluster_permissions: ['indices:data/write/bulk', 'indices:data/read/scroll*'],
+    description: 'Clickstream indexer: writes the five aggregate tables and the computations ledger, removes older computations of a date.',
+    // Bulk and multi-get are checked at cluster level as well as per index (the real plugin
+    // refuses the ledger's mget without it); delete-by-query scrolls internally.
+    cluster_permissions: ['indices:data/write/bulk', 'indices:data/read/mget', 'indices:data/read/scroll*'],
     index_permissions: [
       {
-        index_patterns: servingIndices(alias),
+        index_patterns: [...tableIndexPatterns(aliasPrefix), `${computationsAlias(aliasPrefix)}*`],
         allowed_actions: [
           'indices:data/write/bulk*',
           'indices:data/write/index',
@@ -48,6 +53,9 @@ export function indexerRole(alias: string): SecurityRole {
           // without this the cleanup is refused (403), found on the real security plugin.
           'indices:admin/shards/search_shards',
           'indices:data/read/search*',
+          // The ledger is read by id, with a multi-get (freshness.ts).
+          'indices:data/read/mget*',
+          'indices:data/read/get*',
           'indices:data/read/scroll*',
           'indices:admin/refresh*',
         ],
@@ -57,11 +65,11 @@ export function indexerRole(alias: string): SecurityRole {
   };
 }
 
-export function analystRole(alias: string): SecurityRole {
+export function analystRole(aliasPrefix: string): SecurityRole {
   return {
-    description: 'Clickstream analysts: read the url/country aggregates and the shared dashboards.',
+    description: 'Clickstream analysts: read the five aggregate tables and the shared dashboards.',
     cluster_permissions: ['cluster_composite_ops_ro'],
-    index_permissions: [{ index_patterns: servingIndices(alias), allowed_actions: ['read', 'indices:admin/mappings/get'] }],
+    index_permissions: [{ index_patterns: tableIndexPatterns(aliasPrefix), allowed_actions: ['read', 'indices:admin/mappings/get'] }],
     tenant_permissions: [{ tenant_patterns: ['global_tenant'], allowed_actions: ['kibana_all_read'] }],
   };
 }
@@ -73,7 +81,8 @@ export interface RoleMapping {
 }
 
 export interface SecurityOptions {
-  readonly alias: string;
+  /** Prefix of every alias (lambdas/indexer/tables.ts). */
+  readonly aliasPrefix: string;
   /** IAM role ARNs of the indexer function(s). */
   readonly indexerRoleArns: readonly string[];
   /** IAM role ARNs analysts come with (the Cognito authenticated role). */
@@ -104,8 +113,8 @@ export async function ensureSecurity(client: Client, options: SecurityOptions): 
     withRetries(() => client.transport.request(params, { ignore }), retry, options.hooks);
 
   const roles: Array<[string, SecurityRole]> = [
-    [INDEXER_ROLE, indexerRole(options.alias)],
-    [ANALYST_ROLE, analystRole(options.alias)],
+    [INDEXER_ROLE, indexerRole(options.aliasPrefix)],
+    [ANALYST_ROLE, analystRole(options.aliasPrefix)],
   ];
   for (const [name, role] of roles) {
     await request({ method: 'PUT', path: `${API}/roles/${name}`, body: role });

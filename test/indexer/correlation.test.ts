@@ -13,7 +13,7 @@ import { s3EventNotification } from '../../local/s3-notifier';
 import { aggregateRows, RecordedRequest, RecordedTelemetry, recordingServer, recordingTelemetry, TestServer, toNdjson } from './fixtures';
 
 const BUCKET = 'agg';
-const ALIAS = 'clickstream-test';
+const ALIAS_PREFIX = 'clickstream-test';
 const partKey = (date: string, part: string) => `aggregates/url_country_daily/event_date=${date}/part-${part}.c000.json`;
 
 /** S3 with the given objects; a key mapped to an Error fails its GetObject with it. */
@@ -33,14 +33,16 @@ function fakeS3(objects: Record<string, string | Error>): S3Client {
 const bulkItems = (request: RecordedRequest) => request.body.toString('utf8').split('\n').filter((line) => line !== '').filter((_, i) => i % 2 === 1);
 
 /**
- * Search (nothing newer indexed), refresh, delete_by_query (`deleteFails`: its dates answer 400),
+ * The computations ledger (every announcement accepted, nothing found on reading), refresh,
+ * delete_by_query (`deleteFails`: its dates answer 400),
  * and bulk, where the first bulk request holding a row of `throttleDate` gets a 429 item.
  */
 function openSearch(options: { throttleDate?: string; deleteFails?: string[] } = {}): Promise<TestServer> {
   let throttled = false;
   return recordingServer((request) => {
     const path = request.url.split('?')[0];
-    if (path.endsWith('/_search')) return { status: 200, body: { aggregations: { newest: { value: null } } } };
+    if (path.includes('/_doc/')) return { status: 201, body: { result: 'created' } };
+    if (path.endsWith('/_mget')) return { status: 200, body: { docs: [{ found: false }] } };
     if (path.endsWith('/_refresh')) return { status: 200, body: {} };
     if (path.endsWith('/_delete_by_query')) {
       const date = JSON.parse(request.body.toString('utf8')).query.bool.filter[0].term.event_date;
@@ -81,7 +83,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-const config = { alias: ALIAS, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, bulk: { sleep: async () => undefined, random: () => 0 } };
+const config = { aliasPrefix: ALIAS_PREFIX, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, bulk: { sleep: async () => undefined, random: () => 0 } };
 
 it('tags every line about one object with its key, each object with its own', async () => {
   const malformed = partKey('2026-10-01', '00000-a');

@@ -7,6 +7,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import type { IndexerMetric, IndexerTelemetry } from '../../lambdas/indexer/core';
+import { allAliases, TableName } from '../../lambdas/indexer/tables';
 import { createOpenSearchClient } from '../../lambdas/shared/opensearch-client';
 
 export interface AggregateRowInput {
@@ -18,10 +19,13 @@ export interface AggregateRowInput {
   timed_views: number;
   total_time_spent_seconds: number;
   avg_time_spent_seconds: number | null;
+  entrances: number;
+  bounces: number;
+  bot_clicks: number;
   computed_at: string;
 }
 
-/** A valid aggregate row; avg is derived from the totals like the Spark job does. */
+/** A valid `url_country_daily` row; avg is derived from the totals like the Spark job does. */
 export function aggregateRow(date: string, page: string, country: string, computedAt: string, n = 1): AggregateRowInput {
   const timedViews = n % 3 === 0 ? 0 : n + 1;
   const total = timedViews === 0 ? 0 : Math.round(n * 7.25 * 100) / 100;
@@ -34,8 +38,52 @@ export function aggregateRow(date: string, page: string, country: string, comput
     timed_views: timedViews,
     total_time_spent_seconds: total,
     avg_time_spent_seconds: timedViews === 0 ? null : total / timedViews,
+    entrances: n,
+    bounces: Math.floor(n / 2),
+    bot_clicks: n % 2,
     computed_at: computedAt,
   };
+}
+
+export type TableRowInput = Record<string, string | number | null>;
+
+/**
+ * The `n`-th (1-based) valid row of any table for a date and computation, as the job writes it
+ * (nulls explicit). Grain values vary with `n`: nullable ones are null for n % 4 === 0, the
+ * string "null" for n % 4 === 1 and "" for n % 4 === 2, so those three are distinct rows.
+ */
+export function tableRow(table: TableName, date: string, computedAt: string, n: number): TableRowInput {
+  const nullish = (value: string): string | null => (n % 4 === 0 ? null : n % 4 === 1 ? 'null' : n % 4 === 2 ? '' : value);
+  const group = Math.floor((n - 1) / 4);
+  const sessions = n + 1;
+  const bounces = Math.floor(sessions / 3);
+  switch (table) {
+    case 'url_country_daily':
+      return { ...aggregateRow(date, `https://shop.example/t/${group}`, ['DE', 'FR', 'US', 'unknown'][n % 4], computedAt, n) };
+    case 'sessions_daily':
+      return {
+        event_date: date, country: `C${group}`, device_type: 'desktop', browser: nullish('Chrome'), os: nullish('Linux'), channel: 'direct',
+        sessions, bounces, pageviews: sessions * 3, users: n, total_duration_seconds: n * 61.5, avg_duration_seconds: (n * 61.5) / sessions,
+        bounce_rate: bounces / sessions, computed_at: computedAt,
+      };
+    case 'traffic_sources_daily':
+      return {
+        event_date: date, channel: 'campaign', referrer_host: nullish('news.example'), utm_source: nullish('mail'), utm_medium: 'newsletter-x',
+        utm_campaign: nullish('spring'), country: `C${group}`, sessions, bounces, pageviews: sessions * 2, users: n, computed_at: computedAt,
+      };
+    case 'geo_daily':
+      return { event_date: date, country: `C${group}`, city: nullish('Berlin'), clicks: n * 5, unique_users: n, sessions, bot_clicks: n % 3, computed_at: computedAt };
+    case 'traffic_hourly':
+      return {
+        event_date: date, event_hour: `${date}T${String(n % 24).padStart(2, '0')}:00:00.000Z`, country: `C${group}`, device_type: ['desktop', 'mobile'][n % 2],
+        clicks: n * 5, unique_users: n, sessions, bot_clicks: n % 3, computed_at: computedAt,
+      };
+  }
+}
+
+/** `count` rows of a table for one date and computation. */
+export function tableRows(table: TableName, date: string, computedAt: string, count: number): TableRowInput[] {
+  return Array.from({ length: count }, (_, i) => tableRow(table, date, computedAt, i + 1));
 }
 
 /** `count` rows of one date and computation, over pages and countries. */
@@ -145,6 +193,8 @@ export interface FaultPlan {
   readonly alwaysThrottleBulk?: boolean;
   /** Requests whose path matches are answered 503, for good. */
   readonly unavailablePaths?: RegExp;
+  /** Documents with these ids are refused with an item-level 429 in every bulk request, for good. */
+  readonly rejectIds?: ReadonlySet<string>;
 }
 
 export interface FaultyProxy extends TestServer {
@@ -172,6 +222,10 @@ export async function faultyProxy(upstream: string, plan: FaultPlan): Promise<Fa
       injected.throttled++;
       return throttle;
     }
+    if (isBulk && plan.rejectIds) {
+      const ids = plan.rejectIds;
+      return rejectSomeItems(upstream, request, (_doc, action) => ids.has(JSON.parse(action).index?._id), injected);
+    }
     if (isBulk) {
       bulkSeen++;
       if (plan.alwaysThrottleBulk) {
@@ -184,7 +238,8 @@ export async function faultyProxy(upstream: string, plan: FaultPlan): Promise<Fa
         return { status: 503, body: { error: { type: 'unavailable_shards_exception', reason: 'injected' }, status: 503 } };
       }
       if (bulkSeen <= unavailable + (plan.itemRejectionBulks ?? 0)) {
-        return rejectSomeItems(upstream, request, plan.rejectEvery ?? 3, injected);
+        const every = plan.rejectEvery ?? 3;
+        return rejectSomeItems(upstream, request, (doc) => doc % every === 0, injected);
       }
     }
     const answer = await forward(upstream, request);
@@ -196,14 +251,14 @@ export async function faultyProxy(upstream: string, plan: FaultPlan): Promise<Fa
 async function rejectSomeItems(
   upstream: string,
   request: RecordedRequest,
-  every: number,
+  reject: (doc: number, action: string) => boolean,
   injected: { rejectedItems: number },
 ): Promise<{ status: number; body: unknown }> {
   const lines = request.body.toString('utf8').split('\n').filter((line) => line !== '');
   const kept: string[] = [];
   const rejected = new Set<number>();
   for (let i = 0, doc = 0; i < lines.length; i += 2, doc++) {
-    if (doc % every === 0) rejected.add(doc);
+    if (reject(doc, lines[i])) rejected.add(doc);
     else kept.push(lines[i], lines[i + 1]);
   }
   injected.rejectedItems += rejected.size;
@@ -233,14 +288,19 @@ export async function dropServingIndex(client: Client, alias: string): Promise<v
   await client.transport.request({ method: 'DELETE', path: `/_index_template/${alias}` }, { ignore: [404] });
 }
 
+/** Drops the indices and templates of every alias under a prefix (the tables' and the ledger's). */
+export async function dropServingIndices(client: Client, aliasPrefix: string): Promise<void> {
+  for (const alias of allAliases(aliasPrefix)) await dropServingIndex(client, alias);
+}
+
 /** Every document of the alias, by id, with its version. */
-export async function allDocuments(client: Client, alias: string): Promise<Map<string, { source: AggregateRowInput; version: number }>> {
+export async function allDocuments<T = AggregateRowInput>(client: Client, alias: string): Promise<Map<string, { source: T; version: number }>> {
   await client.transport.request({ method: 'POST', path: `/${alias}/_refresh` });
   const response = await client.transport.request({
     method: 'POST',
     path: `/${alias}/_search`,
     body: { size: 10_000, version: true, query: { match_all: {} } },
   });
-  const hits = (response.body as { hits: { hits: Array<{ _id: string; _version: number; _source: AggregateRowInput }> } }).hits.hits;
+  const hits = (response.body as { hits: { hits: Array<{ _id: string; _version: number; _source: T }> } }).hits.hits;
   return new Map(hits.map((hit) => [hit._id, { source: hit._source, version: hit._version }]));
 }

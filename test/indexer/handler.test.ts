@@ -11,28 +11,31 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { objectsOfMessage } from '../../lambdas/indexer/core';
-import { documentId } from '../../lambdas/indexer/documents';
-import { ensureWriteIndex } from '../../lambdas/search-provisioner/indices';
+import { rowDocumentId } from '../../lambdas/indexer/documents';
+import { tableAlias } from '../../lambdas/indexer/tables';
+import { ensureServingIndices } from '../../lambdas/search-provisioner/indices';
 import { readDeadLetterFile } from '../../local/s3-notifier';
 import { createBucket, emptyBucket, ENGINE_START_TIMEOUT_MS, ensureEngines, s3Client, stackEnv, uniqueName } from '../support/engines';
-import { aggregateRows, allDocuments, dropServingIndex, localClient, toNdjson } from './fixtures';
+import { aggregateRows, allDocuments, dropServingIndices, localClient, toNdjson } from './fixtures';
 
 const repoRoot = resolve(__dirname, '..', '..');
 let client: Client;
 let bucket: string;
+let aliasPrefix: string;
 let alias: string;
 let dir: string;
 
 beforeAll(async () => {
   client = localClient((await ensureEngines(['opensearch', 's3'])).openSearchEndpoint);
   bucket = uniqueName('handler');
-  alias = uniqueName('handler-idx');
+  aliasPrefix = uniqueName('handler-idx');
+  alias = tableAlias('url_country_daily', aliasPrefix);
   dir = mkdtempSync(join(tmpdir(), 'handler-'));
   await createBucket(bucket);
 }, ENGINE_START_TIMEOUT_MS);
 
 afterAll(async () => {
-  await dropServingIndex(client, alias);
+  await dropServingIndices(client, aliasPrefix);
   await emptyBucket(bucket);
   await client.close();
   rmSync(dir, { recursive: true, force: true });
@@ -52,7 +55,7 @@ function notifier(args: string[]): Promise<{ code: number; stdout: string; stder
           ...env,
           OPENSEARCH_ENDPOINT: env.OPENSEARCH_ENDPOINT,
           OPENSEARCH_AUTH: 'none',
-          OPENSEARCH_ALIAS: alias,
+          OPENSEARCH_ALIAS_PREFIX: aliasPrefix,
           S3_ENDPOINT: env.S3_ENDPOINT,
           POWERTOOLS_SERVICE_NAME: 'indexer',
           POWERTOOLS_METRICS_NAMESPACE: 'ClickstreamPipeline',
@@ -94,13 +97,13 @@ it('fails every delivery while the alias is missing, dead-letters the message, a
   // require_alias: the failed writes did not auto-create an index with guessed mappings.
   expect((await client.transport.request({ method: 'HEAD', path: `/${alias}` }, { ignore: [404] })).statusCode).toBe(404);
 
-  await ensureWriteIndex(client, { alias, generation: 1, replicas: 0 });
+  await ensureServingIndices(client, { aliasPrefix, generation: 1, replicas: 0 });
   const replay = await notifier(['replay', '--bucket', bucket, '--dlq', dlq]);
 
   expect(replay.code).toBe(0);
   expect(readFileSync(dlq, 'utf8')).toBe('');
   const docs = await allDocuments(client, alias);
-  expect([...docs.keys()].sort()).toEqual(rows.map((row) => documentId(row.event_date, row.page_url, row.country)).sort());
+  expect([...docs.keys()].sort()).toEqual(rows.map((row) => rowDocumentId('url_country_daily', row)).sort());
   // Powertools wrote the metrics as CloudWatch embedded metric format.
   const emf = replay.stdout
     .split('\n')

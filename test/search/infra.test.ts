@@ -6,6 +6,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { TABLE_ALIASES } from '../../lambdas/indexer/tables';
 import { IndexingStage } from '../../lib/indexing';
 import { SearchDomain, SearchDomainProps } from '../../lib/search-domain';
 import { SecureBucket } from '../../lib/secure-defaults';
@@ -153,9 +154,9 @@ describe('SearchDomain', () => {
     noBastion.template.resourceCountIs('AWS::EC2::Instance', 0);
   });
 
-  test('the provisioning custom resource gets the alias, the roles to map and a hash of the assets', () => {
+  test('the provisioning custom resource gets the alias prefix, the roles to map and a hash of the assets', () => {
     template.hasResourceProperties('Custom::OpenSearchServing', {
-      Alias: 'clickstream-url-country-daily',
+      AliasPrefix: 'clickstream',
       IndexGeneration: '1',
       Replicas: '0',
       ConfigureSecurity: 'true',
@@ -227,7 +228,7 @@ describe('IndexingStage', () => {
     expect(configuration.QueueArn).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
     const rules = [...configuration.Filter.Key.FilterRules].sort((a: any, b: any) => a.Name.localeCompare(b.Name));
     expect(rules).toEqual([
-      { Name: 'prefix', Value: 'aggregates/url_country_daily/' },
+      { Name: 'prefix', Value: 'aggregates/' },
       { Name: 'suffix', Value: '.json' },
     ]);
   });
@@ -247,7 +248,7 @@ describe('IndexingStage', () => {
     expect(mapping.DependsOn).toEqual(expect.arrayContaining([logicalId(search.provisioning.node.defaultChild)]));
   });
 
-  test('the indexer runs in the domain VPC on Node.js 22 ARM64, configured for SigV4 to the alias', () => {
+  test('the indexer runs in the domain VPC on Node.js 22 ARM64, configured for SigV4 to the aliases', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
@@ -255,25 +256,30 @@ describe('IndexingStage', () => {
       Environment: {
         Variables: Match.objectLike({
           OPENSEARCH_AUTH: 'sigv4',
-          OPENSEARCH_ALIAS: 'clickstream-url-country-daily',
-          AGGREGATES_PREFIX: 'aggregates/url_country_daily/',
-          ERRORS_PREFIX: 'errors/url_country_daily/',
+          OPENSEARCH_ALIAS_PREFIX: 'clickstream',
+          AGGREGATES_PREFIX: 'aggregates/',
+          ERRORS_PREFIX: 'errors/',
         }),
       },
     });
   });
 
-  test('least privilege: read the aggregates prefix, write error reports, POST to the alias, consume the queue', () => {
+  test('least privilege: read the aggregates prefix, write error reports, POST to the aliases, consume the queue', () => {
     const statements = statementsOf(logicalId(indexing.indexerFunction.role!.node.defaultChild));
     const byAction = (action: string) => statements.filter((s) => asList(s.Action).includes(action));
     const resourcesOf = (action: string) => byAction(action).flatMap((s) => asList(s.Resource)).map((r) => JSON.stringify(r));
 
-    expect(resourcesOf('s3:GetObject')).toEqual([expect.stringContaining('/aggregates/url_country_daily/*')]);
-    expect(resourcesOf('s3:PutObject')).toEqual([expect.stringContaining('/errors/url_country_daily/*')]);
+    expect(resourcesOf('s3:GetObject')).toEqual([expect.stringContaining('/aggregates/*')]);
+    expect(resourcesOf('s3:PutObject')).toEqual([expect.stringContaining('/errors/*')]);
     expect(resourcesOf('s3:ListBucket')).toEqual([expect.not.stringContaining('/')]);
-    expect(resourcesOf('es:ESHttpPost').sort()).toEqual(
-      [expect.stringContaining('/clickstream-url-country-daily"'), expect.stringContaining('/clickstream-url-country-daily/*"')].sort(),
-    );
+    // Each alias (the five tables' and the ledger's) and the paths below it; nothing else of the domain.
+    const aliases = [...Object.values(TABLE_ALIASES), 'clickstream-computations'];
+    const posts = resourcesOf('es:ESHttpPost');
+    expect(posts).toHaveLength(aliases.length * 2);
+    for (const alias of aliases) {
+      expect(posts.filter((r) => r.includes(`/${alias}"`))).toHaveLength(1);
+      expect(posts.filter((r) => r.includes(`/${alias}/*"`))).toHaveLength(1);
+    }
     expect(resourcesOf('sqs:ReceiveMessage')).toEqual([JSON.stringify({ 'Fn::GetAtt': [queueId, 'Arn'] })]);
     const actions = new Set(statements.flatMap((s) => asList(s.Action)));
     for (const action of actions) expect(action).not.toMatch(/^(s3|es|sqs):\*$|^es:ESHttp(Put|Delete|Patch)$|^s3:(DeleteObject|PutObjectAcl)/);
@@ -288,7 +294,7 @@ describe('IndexingStage', () => {
     const vpc = new ec2.Vpc(stack2, 'Vpc', { maxAzs: 1 });
     const searchDomain = new SearchDomain(stack2, 'Search', { vpc, analystBastion: false });
     expect(
-      () => new IndexingStage(stack2, 'Indexing', { aggregatesBucket: new SecureBucket(stack2, 'B'), searchDomain, errorsPrefix: 'aggregates/url_country_daily/errors/' }),
+      () => new IndexingStage(stack2, 'Indexing', { aggregatesBucket: new SecureBucket(stack2, 'B'), searchDomain, errorsPrefix: 'aggregates/errors/' }),
     ).toThrow(/outside the aggregates prefix/);
   });
 });

@@ -10,11 +10,12 @@ import { SAVED_OBJECT_IDS, savedObjectsNdjson } from '../../opensearch/saved-obj
 import { configFromProperties, provisionSearch } from '../../lambdas/search-provisioner/core';
 import { importSavedObjects, multipartBody } from '../../lambdas/search-provisioner/dashboards';
 import { analystRole, ensureSecurity, indexerRole, mergeRoleMapping } from '../../lambdas/search-provisioner/security';
+import { computationsAlias, TABLE_ALIASES, TABLE_NAMES, tableAlias, tableAliases } from '../../lambdas/indexer/tables';
 import { createOpenSearchClient } from '../../lambdas/shared/opensearch-client';
 import { ENGINE_START_TIMEOUT_MS, ensureEngines, uniqueName } from '../support/engines';
-import { dropServingIndex, forward, localClient, RecordedRequest, recordingServer, TestServer } from '../indexer/fixtures';
+import { dropServingIndices, forward, localClient, RecordedRequest, recordingServer, TestServer } from '../indexer/fixtures';
 
-const ALIAS = 'clickstream-url-country-daily';
+const PREFIX = 'clickstream';
 const INDEXER_ARN = 'arn:aws:iam::123456789012:role/Indexer';
 const ANALYST_ARN = 'arn:aws:iam::123456789012:role/Analyst';
 const fast = { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } };
@@ -46,28 +47,46 @@ function formParts(request: RecordedRequest): Map<string, { headers: string; val
   return parts;
 }
 
+/** Every index of a default deployment: each alias, and generations behind it. */
+const SERVING = [...Object.values(TABLE_ALIASES), 'clickstream-computations'].flatMap((alias) => [alias, `${alias}-v1`, `${alias}-v2`]);
+const OTHERS = ['.kibana', '.opendistro_security', 'clickstream-other', 'clickstream', 'logs-2026', 'clickstream-url-country', 'clickstream-geo'];
+
 describe('security roles', () => {
-  it('lets the indexer write, delete-by-query, search and refresh only the serving indices', () => {
-    const role = indexerRole(ALIAS);
+  it('lets the indexer write, delete-by-query, search and refresh the five tables and the ledger, and nothing else', () => {
+    const role = indexerRole(PREFIX);
     expect(role.index_permissions).toHaveLength(1);
     const [permission] = role.index_permissions;
-    for (const index of [ALIAS, `${ALIAS}-v1`, `${ALIAS}-v2`]) expect(permission.index_patterns.some((p) => matches(p, index))).toBe(true);
-    for (const index of ['.kibana', '.opendistro_security', 'clickstream-other', 'logs-2026']) {
-      expect(permission.index_patterns.some((p) => matches(p, index))).toBe(false);
-    }
+    for (const index of SERVING) expect([index, permission.index_patterns.some((p) => matches(p, index))]).toEqual([index, true]);
+    for (const index of OTHERS) expect([index, permission.index_patterns.some((p) => matches(p, index))]).toEqual([index, false]);
     expect(permission.allowed_actions).toEqual(
-      expect.arrayContaining(['indices:data/write/bulk*', 'indices:data/write/delete/byquery', 'indices:admin/refresh*', 'indices:data/read/search*']),
+      expect.arrayContaining([
+        'indices:data/write/bulk*',
+        'indices:data/write/index',
+        'indices:data/write/delete/byquery',
+        'indices:admin/refresh*',
+        'indices:data/read/search*',
+        'indices:data/read/get*',
+      ]),
     );
     // Nothing administrative beyond refresh and the shard lookup of delete_by_query with slices=auto
     // (a read-only action; security-roles.test.ts showed the cleanup refused without it), no
     // cluster-wide write.
     expect(permission.allowed_actions.filter((a) => a.startsWith('indices:admin/')).sort()).toEqual(['indices:admin/refresh*', 'indices:admin/shards/search_shards']);
-    expect(role.cluster_permissions).toEqual(['indices:data/write/bulk', 'indices:data/read/scroll*']);
+    expect(role.cluster_permissions).toEqual(['indices:data/write/bulk', 'indices:data/read/mget', 'indices:data/read/scroll*']);
   });
 
-  it('gives analysts read access only', () => {
-    const role = analystRole(ALIAS);
-    expect(role.index_permissions).toEqual([{ index_patterns: [`${ALIAS}*`], allowed_actions: ['read', 'indices:admin/mappings/get'] }]);
+  it('gives analysts read access to the five tables only (not the ledger)', () => {
+    const role = analystRole(PREFIX);
+    expect(role.index_permissions).toEqual([
+      { index_patterns: TABLE_NAMES.map((table) => `${tableAlias(table, PREFIX)}*`), allowed_actions: ['read', 'indices:admin/mappings/get'] },
+    ]);
+    const [permission] = role.index_permissions;
+    for (const index of SERVING.filter((name) => !name.startsWith(computationsAlias(PREFIX)))) {
+      expect([index, permission.index_patterns.some((p) => matches(p, index))]).toEqual([index, true]);
+    }
+    for (const index of [...OTHERS, computationsAlias(PREFIX), `${computationsAlias(PREFIX)}-v1`]) {
+      expect([index, permission.index_patterns.some((p) => matches(p, index))]).toEqual([index, false]);
+    }
     expect(role.cluster_permissions).toEqual(['cluster_composite_ops_ro']);
     expect(role.tenant_permissions).toEqual([{ tenant_patterns: ['global_tenant'], allowed_actions: ['kibana_all_read'] }]);
   });
@@ -91,7 +110,7 @@ describe('security roles', () => {
     });
     client = createOpenSearchClient({ endpoint: server.url });
 
-    await ensureSecurity(client, { alias: ALIAS, indexerRoleArns: [INDEXER_ARN], analystRoleArns: [ANALYST_ARN], ...fast });
+    await ensureSecurity(client, { aliasPrefix: PREFIX, indexerRoleArns: [INDEXER_ARN], analystRoleArns: [ANALYST_ARN], ...fast });
 
     const calls = server.requests.map((r) => `${r.method} ${pathOf(r)}`);
     expect(calls).toEqual([
@@ -104,14 +123,15 @@ describe('security roles', () => {
       'GET /_plugins/_security/api/rolesmapping/opensearch_dashboards_user',
       'PUT /_plugins/_security/api/rolesmapping/opensearch_dashboards_user',
     ]);
-    expect(json(server.requests[0])).toEqual(indexerRole(ALIAS));
+    expect(json(server.requests[0])).toEqual(indexerRole(PREFIX));
+    expect(json(server.requests[1])).toEqual(analystRole(PREFIX));
     expect(json(server.requests[3])).toEqual({ backend_roles: [INDEXER_ARN], users: [], hosts: [] });
     expect(json(server.requests[7])).toEqual({ backend_roles: [ANALYST_ARN, 'arn:aws:iam::123456789012:role/Existing'].sort(), users: ['alice'], hosts: [] });
   });
 });
 
 describe('Dashboards saved objects import', () => {
-  const objects = savedObjectsNdjson(ALIAS);
+  const objects = savedObjectsNdjson(tableAliases(PREFIX));
   const count = objects.trim().split('\n').length;
 
   it('builds a well-formed multipart body', () => {
@@ -172,7 +192,7 @@ describe('Dashboards saved objects import', () => {
 describe('custom resource properties', () => {
   const valid = {
     ServiceToken: 'arn:x',
-    Alias: ALIAS,
+    AliasPrefix: PREFIX,
     IndexGeneration: '2',
     Replicas: '1',
     ConfigureSecurity: 'true',
@@ -184,7 +204,7 @@ describe('custom resource properties', () => {
 
   it('reads CloudFormation\'s string properties strictly', () => {
     expect(configFromProperties(valid)).toEqual({
-      alias: ALIAS,
+      aliasPrefix: PREFIX,
       generation: 2,
       replicas: 1,
       configureSecurity: true,
@@ -195,7 +215,7 @@ describe('custom resource properties', () => {
   });
 
   it.each([
-    [{ Alias: undefined }, /Alias is required/],
+    [{ AliasPrefix: undefined }, /AliasPrefix is required/],
     [{ IndexGeneration: '0' }, /IndexGeneration must be an integer >= 1/],
     [{ Replicas: 'one' }, /Replicas/],
     [{ ConfigureSecurity: 'yes' }, /ConfigureSecurity must be "true" or "false"/],
@@ -208,18 +228,19 @@ describe('custom resource properties', () => {
 describe('the whole provisioner', () => {
   let local: Client;
   let upstream: string;
-  const alias = uniqueName('prov-full');
+  const prefix = uniqueName('prov-full');
+  const alias = tableAlias('url_country_daily', prefix);
   beforeAll(async () => {
     upstream = (await ensureEngines(['opensearch'])).openSearchEndpoint;
     local = localClient(upstream);
   }, ENGINE_START_TIMEOUT_MS);
   afterAll(async () => {
-    await dropServingIndex(local, alias);
+    await dropServingIndices(local, prefix);
     await local.close();
   });
 
-  it('configures security before it creates the alias, then imports the dashboard for that alias', async () => {
-    const objects = savedObjectsNdjson(alias);
+  it('configures security before it creates the aliases, then imports the dashboards for those aliases', async () => {
+    const objects = savedObjectsNdjson(tableAliases(prefix));
     server = await recordingServer(async (request) => {
       const path = pathOf(request);
       if (path.startsWith('/_plugins/_security/')) return request.method === 'GET' ? { status: 404, body: {} } : { status: 200, body: { status: 'OK' } };
@@ -231,7 +252,7 @@ describe('the whole provisioner', () => {
     client = createOpenSearchClient({ endpoint: server.url });
 
     const result = await provisionSearch(client, {
-      alias,
+      aliasPrefix: prefix,
       generation: 1,
       replicas: 0,
       configureSecurity: true,
@@ -243,15 +264,18 @@ describe('the whole provisioner', () => {
 
     const order = server.requests.map((r) => `${r.method} ${pathOf(r)}`);
     const lastSecurity = order.map((c) => c.includes('/_plugins/_security/')).lastIndexOf(true);
-    const aliasCreated = order.indexOf(`PUT /${alias}-v1`);
+    const created = [computationsAlias(prefix), ...TABLE_NAMES.map((table) => tableAlias(table, prefix))].map((name) => order.indexOf(`PUT /${name}-v1`));
     const dashboards = order.indexOf('POST /_dashboards/api/saved_objects/_import');
-    expect(lastSecurity).toBeLessThan(aliasCreated);
-    expect(aliasCreated).toBeLessThan(dashboards);
-    expect(result.index.writeIndex).toBe(`${alias}-v1`);
+    // The ledger first (the indexer announces a computation before writing rows), then the tables.
+    expect(created.every((position, i) => position > lastSecurity && (i === 0 || position > created[i - 1]))).toBe(true);
+    expect(created[created.length - 1]).toBeLessThan(dashboards);
+    expect(result.indices[alias].writeIndex).toBe(`${alias}-v1`);
     expect(formParts(server.requests[dashboards]).get('file')!.value).toBe(objects);
-    // The dashboard's index pattern names the alias that now exists on the node.
-    const pattern = JSON.parse(objects.split('\n')[0]);
-    expect(pattern.attributes.title).toBe(alias);
-    expect((await local.transport.request({ method: 'HEAD', path: `/_alias/${alias}` }, { ignore: [404] })).statusCode).toBe(200);
+    // The dashboards' index patterns name the aliases that now exist on the node.
+    const patterns = objects.trim().split('\n').map((line) => JSON.parse(line)).filter((object) => object.type === 'index-pattern');
+    expect(patterns.map((pattern) => pattern.attributes.title).sort()).toEqual(TABLE_NAMES.map((table) => tableAlias(table, prefix)).sort());
+    for (const table of TABLE_NAMES) {
+      expect((await local.transport.request({ method: 'HEAD', path: `/_alias/${tableAlias(table, prefix)}` }, { ignore: [404] })).statusCode).toBe(200);
+    }
   });
 });

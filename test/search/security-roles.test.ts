@@ -12,8 +12,9 @@
  *
  * The provisioner runs as a user mapped the way AWS maps the domain's master user (all_access and
  * security_manager), and it runs the real `provisionSearch` (security roles and mappings, then
- * template, index and alias). The indexer runs the real `indexLines` (bulk with external versions
- * through the alias, the newest-computation search, refresh, delete_by_query with slices=auto).
+ * templates, indices and aliases of the five tables and the computations ledger). The indexer runs
+ * the real `indexLines` (the ledger's put and get by id, bulk with external versions through each
+ * table's alias, refresh, delete_by_query with slices=auto).
  */
 import { Client } from '@opensearch-project/opensearch';
 import { indexLines } from '../../lambdas/indexer/core';
@@ -28,13 +29,17 @@ import {
   mergeRoleMapping,
   type RoleMapping,
 } from '../../lambdas/search-provisioner/security';
+import { allAliases, computationsAlias, TABLE_NAMES, tableAlias, TableName } from '../../lambdas/indexer/tables';
 import { ENGINE_START_TIMEOUT_MS, ensureEngines, s3Client, uniqueName } from '../support/engines';
-import { aggregateRows, recordingTelemetry, toNdjson } from '../indexer/fixtures';
+import { aggregateRows, recordingTelemetry, TableRowInput, tableRows, toNdjson } from '../indexer/fixtures';
 
 const API = '/_plugins/_security/api';
 const run = uniqueName('fgac');
-const alias = `${run}-clicks`;
-// Outside the serving pattern `<alias>*`, but in the same naming family, so a too-wide pattern shows.
+/** The deployment's alias prefix: the tables' aliases are `<run>-url-country-daily`, ... */
+const prefix = run;
+const alias = tableAlias('url_country_daily', prefix);
+const ledger = computationsAlias(prefix);
+// Outside the serving patterns `<alias>*`, but in the same naming family, so a too-wide pattern shows.
 const otherIndex = `${run}-other`;
 const arn = (name: string) => `arn:aws:iam::123456789012:role/${run}-${name}`;
 const PROVISIONER_ARN = arn('provisioner');
@@ -78,14 +83,15 @@ function bulkRefused(response: Response): boolean {
 const forbidden = (response: Response) => ({ status: response.statusCode, type: response.body?.error?.type });
 const FORBIDDEN = { status: 403, type: 'security_exception' };
 
-async function index(client: Client, date: string, computedAt: string, count: number) {
+async function index(client: Client, date: string, computedAt: string, count: number, table: TableName = 'url_country_daily') {
+  const rows: readonly object[] = table === 'url_country_daily' ? aggregateRows(date, computedAt, count) : tableRows(table, date, computedAt, count);
   async function* body() {
-    yield Buffer.from(toNdjson(aggregateRows(date, computedAt, count)));
+    yield Buffer.from(toNdjson(rows));
   }
   return indexLines(
     // S3 is only used for malformed-row reports, which these rows never produce.
-    { s3: s3Client(), openSearch: client, telemetry: recordingTelemetry(), config: { alias, retry: { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 200 } } },
-    { bucket: 'unused', key: `aggregates/url_country_daily/event_date=${date}/part-0.json`, eventDate: date, source: body() },
+    { s3: s3Client(), openSearch: client, telemetry: recordingTelemetry(), config: { aliasPrefix: prefix, retry: { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 200 } } },
+    { bucket: 'unused', key: `aggregates/${table}/event_date=${date}/part-0.json`, table, eventDate: date, source: body() },
   );
 }
 
@@ -137,7 +143,7 @@ beforeAll(async () => {
 
   // The real provisioner, as the master user: roles and mappings first, then template, index, alias.
   provisionResult = await provisionSearch(as.provisioner, {
-    alias,
+    aliasPrefix: prefix,
     generation: 1,
     replicas: 0,
     configureSecurity: true,
@@ -154,8 +160,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (admin) {
-    await call(admin, 'DELETE', `/${alias}-*`);
-    await call(admin, 'DELETE', `/_index_template/${alias}`);
+    for (const name of allAliases(prefix)) {
+      await call(admin, 'DELETE', `/${name}-*`);
+      await call(admin, 'DELETE', `/_index_template/${name}`);
+    }
     await call(admin, 'DELETE', `/${otherIndex}`);
     for (const name of Object.values(users)) await call(admin, 'DELETE', `${API}/internalusers/${name}`);
   }
@@ -163,13 +171,13 @@ afterAll(async () => {
 });
 
 describe('the provisioner (master user)', () => {
-  it('creates both roles, the mappings to the IAM role ARNs, and the serving index behind the alias', async () => {
+  it('creates both roles, the mappings to the IAM role ARNs, and the serving index behind every alias', async () => {
     expect(provisionResult.securityRoles).toEqual([INDEXER_ROLE, ANALYST_ROLE]);
-    expect(provisionResult.index).toEqual({ template: alias, writeIndex: `${alias}-v1`, alias: 'created' });
+    for (const name of allAliases(prefix)) expect(provisionResult.indices[name]).toEqual({ template: name, writeIndex: `${name}-v1`, alias: 'created' });
 
     const role = async (name: string) => (await call(admin, 'GET', `${API}/roles/${name}`)).body[name];
-    expect(await role(INDEXER_ROLE)).toMatchObject(indexerRole(alias));
-    expect(await role(ANALYST_ROLE)).toMatchObject(analystRole(alias));
+    expect(await role(INDEXER_ROLE)).toMatchObject(indexerRole(prefix));
+    expect(await role(ANALYST_ROLE)).toMatchObject(analystRole(prefix));
     for (const [role, roleArn] of [
       [INDEXER_ROLE, INDEXER_ARN],
       [ANALYST_ROLE, ANALYST_ARN],
@@ -190,7 +198,7 @@ describe('the provisioner (master user)', () => {
     const operatorArn = arn('operator-added');
     await putMapping(ANALYST_ROLE, [operatorArn]);
 
-    await ensureSecurity(as.provisioner, { alias, indexerRoleArns: [INDEXER_ARN], analystRoleArns: [ANALYST_ARN] });
+    await ensureSecurity(as.provisioner, { aliasPrefix: prefix, indexerRoleArns: [INDEXER_ARN], analystRoleArns: [ANALYST_ARN] });
 
     const mapping = (await call(admin, 'GET', `${API}/rolesmapping/${ANALYST_ROLE}`)).body[ANALYST_ROLE];
     expect(mapping.backend_roles).toEqual(expect.arrayContaining([ANALYST_ARN, operatorArn]));
@@ -198,7 +206,8 @@ describe('the provisioner (master user)', () => {
   });
 
   it('may not be replaced by an unmapped principal: the security API refuses the outsider', async () => {
-    const put = await call(as.outsider, 'PUT', `${API}/roles/${INDEXER_ROLE}`, indexerRole('*'));
+    const widened = { ...indexerRole(prefix), index_permissions: [{ index_patterns: ['*'], allowed_actions: ['*'] }] };
+    const put = await call(as.outsider, 'PUT', `${API}/roles/${INDEXER_ROLE}`, widened);
     expect(put.statusCode).toBe(403);
   });
 });
@@ -206,7 +215,7 @@ describe('the provisioner (master user)', () => {
 describe('the indexer role', () => {
   const date = '2026-10-01';
 
-  it('runs the real indexer: bulk with external versions through the alias, search, refresh, delete_by_query', async () => {
+  it('runs the real indexer: ledger, bulk with external versions through the alias, refresh, delete_by_query', async () => {
     const first = await index(as.indexer, date, '2026-10-02T01:00:00.000Z', 8);
     expect(first).toMatchObject({ status: 'indexed', rows: 8, indexed: 8, failed: 0, staleDeleted: 0 });
 
@@ -218,12 +227,23 @@ describe('the indexer role', () => {
     const again = await index(as.indexer, date, '2026-10-02T02:00:00.000Z', 5);
     expect(again).toMatchObject({ status: 'indexed', indexed: 0, unchanged: 5, failed: 0, staleDeleted: 0 });
 
-    // An older computation arriving late: the search for the newest computation supersedes it.
+    // An older computation arriving late: the ledger (put and get by id) supersedes it, and its
+    // date is cleaned up all the same.
     const late = await index(as.indexer, date, '2026-10-02T00:30:00.000Z', 8);
-    expect(late.status).toBe('superseded');
+    expect(late).toMatchObject({ status: 'superseded', failed: 0, staleDeleted: 0 });
 
     const count = await call(admin, 'POST', `/${alias}/_count`, { query: { term: { event_date: date } } });
     expect(count.body.count).toBe(5);
+    expect((await call(admin, 'GET', `/${ledger}/_doc/url_country_daily.${date}`)).body._version).toBe(Date.parse('2026-10-02T02:00:00.000Z'));
+  });
+
+  it('writes and cleans up every table through its own alias', async () => {
+    for (const table of TABLE_NAMES.filter((name) => name !== 'url_country_daily')) {
+      expect(await index(as.indexer, date, '2026-10-02T01:00:00.000Z', 4, table)).toMatchObject({ table, status: 'indexed', indexed: 4, failed: 0 });
+      expect(await index(as.indexer, date, '2026-10-02T02:00:00.000Z', 2, table)).toMatchObject({ table, status: 'indexed', indexed: 2, staleDeleted: 2 });
+      const count = await call(admin, 'POST', `/${tableAlias(table, prefix)}/_count`, { query: { term: { event_date: date } } });
+      expect([table, count.body.count]).toEqual([table, 2]);
+    }
   });
 
   it('is refused on an index outside the serving pattern (403)', async () => {
@@ -238,6 +258,8 @@ describe('the indexer role', () => {
   });
 
   it('cannot administer the serving indices: no index creation, mapping change, deletion, alias or template change', async () => {
+    expect(forbidden(await call(as.indexer, 'DELETE', `/${ledger}-v1`))).toEqual(FORBIDDEN);
+    expect(forbidden(await call(as.indexer, 'PUT', `/${ledger}-v1/_mapping`, { properties: { extra: { type: 'keyword' } } }))).toEqual(FORBIDDEN);
     expect(forbidden(await call(as.indexer, 'PUT', `/${alias}-v9`))).toEqual(FORBIDDEN);
     expect(forbidden(await call(as.indexer, 'PUT', `/${alias}-v1/_mapping`, { properties: { extra: { type: 'keyword' } } }))).toEqual(FORBIDDEN);
     expect(forbidden(await call(as.indexer, 'DELETE', `/${alias}-v1`))).toEqual(FORBIDDEN);
@@ -251,8 +273,20 @@ describe('the analyst role', () => {
 
   beforeAll(async () => {
     // Indexed as admin, so that an indexer failure does not show up here as well.
-    const indexed = await index(admin, date, '2026-10-06T01:00:00.000Z', 6);
-    expect(indexed).toMatchObject({ status: 'indexed', indexed: 6 });
+    for (const table of TABLE_NAMES) {
+      const indexed = await index(admin, date, '2026-10-06T01:00:00.000Z', 6, table);
+      expect(indexed).toMatchObject({ status: 'indexed', indexed: 6 });
+    }
+  });
+
+  it('reads every table through its alias, and not the computations ledger', async () => {
+    for (const table of TABLE_NAMES) {
+      const count = await call(as.analyst, 'POST', `/${tableAlias(table, prefix)}/_count`, { query: { term: { event_date: date } } });
+      expect([table, count.statusCode, count.body.count]).toEqual([table, 200, 6]);
+    }
+    const rows: TableRowInput[] = (await call(as.analyst, 'POST', `/${tableAlias('traffic_hourly', prefix)}/_search`, { query: { term: { event_date: date } } })).body.hits.hits.map((hit: { _source: TableRowInput }) => hit._source);
+    expect(rows.map((row) => row.event_hour).sort()).toEqual(tableRows('traffic_hourly', date, '', 6).map((row) => row.event_hour).sort());
+    expect(forbidden(await call(as.analyst, 'POST', `/${ledger}/_search`, { query: { match_all: {} } }))).toEqual(FORBIDDEN);
   });
 
   it('reads the serving indices the way Dashboards does: search, msearch, count, get, mappings, field caps, resolve', async () => {
