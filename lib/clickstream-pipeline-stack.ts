@@ -110,6 +110,7 @@ export class ClickstreamPipelineStack extends Stack {
       masterNodes: config.openSearch.dedicatedMasterNodes,
       volumeSizeGiB: config.openSearch.volumeSizeGiB,
       availabilityZoneCount: config.openSearch.zoneAwareness ? 2 : 1,
+      auditLogs: config.openSearch.auditLogs,
       logRetention: config.retention.logRetentionDays,
       removalPolicy: config.removalPolicy,
     });
@@ -135,6 +136,13 @@ export class ClickstreamPipelineStack extends Stack {
       glueJobName: this.processing.jobName,
       searchDomain: this.searchDomain.domain,
       searchVolumeSizeGiB: config.openSearch.volumeSizeGiB,
+      searchDedicatedMasterNodes: config.openSearch.dedicatedMasterNodes > 0,
+      glueOutputLogGroup: this.processing.outputLogGroup,
+      thresholds: {
+        ingestHeartbeatMinutes: config.alarms.ingestHeartbeatMinutes,
+        quarantinePercent: config.alarms.quarantineAlarmPercent,
+        indexFreshnessHours: config.alarms.indexFreshnessHours,
+      },
       alarmEmail: config.alarmEmail,
       runHistoryRetention: config.retention.logRetentionDays,
       removalPolicy: config.removalPolicy,

@@ -44,6 +44,8 @@ export interface OpenSearchSettings {
   readonly zoneAwareness: boolean;
   /** Dedicated master nodes: 0 (none), 3 or 5. */
   readonly dedicatedMasterNodes: number;
+  /** Audit logs of the security plugin, published to CloudWatch Logs. */
+  readonly auditLogs: boolean;
 }
 
 /** S3 lifecycle ages, in days. */
@@ -72,6 +74,16 @@ export interface ProcessingSettings {
   readonly lookbackDays?: number;
 }
 
+/** Alarm windows and shares a deployer tunes to the traffic (docs/operations.md, "Alarms"). */
+export interface AlarmSettings {
+  /** Minutes without a record stored in the raw zone before IngestHeartbeat alarms (a multiple of 5). */
+  readonly ingestHeartbeatMinutes: number;
+  /** Percent of an hour's received records that may be quarantined before IngestQuarantineRatio alarms. */
+  readonly quarantineAlarmPercent: number;
+  /** Hours without a fresh computation indexed before IndexFreshness alarms. */
+  readonly indexFreshnessHours: number;
+}
+
 /** Privacy (SPEC §6, docs/privacy.md). */
 export interface PrivacySettings {
   /** The ingest function stores HMAC-SHA-256 pseudonyms instead of user IDs. */
@@ -92,6 +104,7 @@ export interface PipelineConfig {
   readonly privacy: PrivacySettings;
   /** Address that receives alarm notifications; undefined means no subscription (topic only). */
   readonly alarmEmail?: string;
+  readonly alarms: AlarmSettings;
 }
 
 /** Thrown when one or more context values are wrong; the message names each setting. */
@@ -128,8 +141,12 @@ export const SETTINGS = {
   openSearchVolumeSizeGiB: '(10 in dev, 100 in prod)',
   openSearchZoneAwareness: '(false in dev, true in prod)',
   openSearchDedicatedMasterNodes: '(0 in dev, 3 in prod)',
+  openSearchAuditLogs: '(false in dev, true in prod)',
   alarmEmail: '(none)',
   pseudonymizeUserIds: false,
+  ingestHeartbeatMinutes: 60,
+  quarantineAlarmPercent: 5,
+  indexFreshnessHours: 6,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -139,10 +156,11 @@ const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400,
 
 const OPENSEARCH_PROFILES: Record<DeploymentStage, OpenSearchSettings> = {
   // One small node: enough for a trial or a team's first weeks of aggregates (a few GB).
-  dev: { instanceType: 't3.small.search', instanceCount: 1, volumeSizeGiB: 10, zoneAwareness: false, dedicatedMasterNodes: 0 },
+  dev: { instanceType: 't3.small.search', instanceCount: 1, volumeSizeGiB: 10, zoneAwareness: false, dedicatedMasterNodes: 0, auditLogs: false },
   // Two memory-optimised nodes in two AZs: survives an AZ loss, room for years of daily aggregates.
   // Three dedicated masters keep cluster management off the data nodes (a quorum survives one loss).
-  prod: { instanceType: 'r6g.large.search', instanceCount: 2, volumeSizeGiB: 100, zoneAwareness: true, dedicatedMasterNodes: 3 },
+  // Audit logs record who read and changed what in the domain (authentication failures, security changes).
+  prod: { instanceType: 'r6g.large.search', instanceCount: 2, volumeSizeGiB: 100, zoneAwareness: true, dedicatedMasterNodes: 3, auditLogs: true },
 };
 
 /**
@@ -202,6 +220,7 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
     zoneAwareness: reader.boolean('openSearchZoneAwareness') ?? profile.zoneAwareness,
     dedicatedMasterNodes: reader.oneOfNumbers('openSearchDedicatedMasterNodes', [0, 3, 5],
       'must be 0, 3 or 5 (an odd number keeps a quorum)') ?? profile.dedicatedMasterNodes,
+    auditLogs: reader.boolean('openSearchAuditLogs') ?? profile.auditLogs,
   };
   if (/^t2\./.test(openSearch.instanceType)) {
     // The domain is built with encryption at rest and fine-grained access control; T2 has neither.
@@ -216,6 +235,14 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
   const privacy: PrivacySettings = { pseudonymizeUserIds: reader.boolean('pseudonymizeUserIds') ?? false };
 
   const alarmEmail = reader.matching('alarmEmail', EMAIL, 'an e-mail address like ops@example.com');
+  const alarms: AlarmSettings = {
+    ingestHeartbeatMinutes: reader.integer('ingestHeartbeatMinutes', 10, 1440) ?? 60,
+    quarantineAlarmPercent: reader.integer('quarantineAlarmPercent', 1, 100) ?? 5,
+    indexFreshnessHours: reader.integer('indexFreshnessHours', 2, 168) ?? 6,
+  };
+  if (alarms.ingestHeartbeatMinutes % 5 !== 0) {
+    reader.problem('ingestHeartbeatMinutes', 'must be a multiple of 5 (the alarm counts 5-minute periods)', alarms.ingestHeartbeatMinutes);
+  }
 
   reader.rejectMisspelledKeys();
   reader.throwIfProblems();
@@ -229,6 +256,7 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
     openSearch,
     privacy,
     alarmEmail,
+    alarms,
   };
 }
 
