@@ -7,6 +7,11 @@
  * Output: which messages are valid (and their canonical fields), and the `url_country_daily` rows.
  */
 
+import countries from 'i18n-iso-countries/index';
+import englishCountryNames from 'i18n-iso-countries/langs/en.json';
+
+countries.registerLocale(englishCountryNames);
+
 /** A message as it sits in Kafka. */
 export interface ProducedMessage {
   readonly topic: string;
@@ -148,10 +153,16 @@ export function validateMessage(msg: ProducedMessage): Validation {
     if (Buffer.byteLength(ua, 'utf8') > MAX_USER_AGENT_BYTES) return { ok: false, reason: 'user_agent_too_long' };
   }
 
+  // SPEC §2: two letters upper-cased (UK → GB), alpha-3 codes and English names → alpha-2, else unknown.
   const rawCountry = field(obj, 'country');
-  let country = typeof rawCountry === 'string' ? rawCountry.trim() : '';
-  if (country === '') country = 'unknown';
-  else if (/^[A-Za-z]{2}$/.test(country)) country = country.toUpperCase();
+  const trimmedCountry = typeof rawCountry === 'string' ? rawCountry.trim() : '';
+  let country: string;
+  if (trimmedCountry === '') country = 'unknown';
+  else if (/^[A-Za-z]{2}$/.test(trimmedCountry)) country = trimmedCountry.toUpperCase() === 'UK' ? 'GB' : trimmedCountry.toUpperCase();
+  else {
+    const alpha3 = /^[A-Za-z]{3}$/.test(trimmedCountry) ? countries.alpha3ToAlpha2(trimmedCountry.toUpperCase()) : undefined;
+    country = alpha3 ?? countries.getAlpha2Code(trimmedCountry, 'en') ?? 'unknown';
+  }
 
   const rawEventId = field(obj, 'event_id', 'eventId');
   if (rawEventId !== undefined && rawEventId !== null && typeof rawEventId !== 'string') return { ok: false, reason: 'bad_event_id' };
