@@ -143,7 +143,8 @@ export function pipelineNagAcknowledgements(config: PipelineConfig): NagAcknowle
       path: /(^|\/)Domain\/Resource$/,
       reason: 'No anonymous access: the domain is VPC-only, HTTPS-only, has fine-grained access control with an IAM master ' +
         'user and no internal users, and no resource policy, so only IAM identities of this account whose identity policies ' +
-        'grant es:ESHttp* on it (the indexer, the provisioner, signed-in analysts) can call it, with SigV4-signed requests.',
+        'grant es:ESHttp* on it (the indexer, the provisioner, signed-in analysts) can call it, with SigV4-signed requests; ' +
+        'inside the domain the provisioner is the master user, the indexer and the analysts have the roles it maps.',
     },
     {
       rule: 'AwsSolutions-COG8',
@@ -160,15 +161,26 @@ export function pipelineNagAcknowledgements(config: PipelineConfig): NagAcknowle
     },
     {
       rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Domain[0-9A-F]{8}\.Arn>\/\*\]$/,
-      path: /(^|\/)(AnalystRole|[A-Za-z0-9]*ExecutionRole)\/DefaultPolicy\/Resource$/,
-      reason: 'es:ESHttp* resources are HTTP paths of the domain; `<domain arn>/*` is the one domain. Inside it, fine-grained ' +
-        'access control restricts analysts to read-only and the provisioner to the clickstream indices, template and ' +
-        'Dashboards objects.',
+      path: /(^|\/)AnalystRole\/DefaultPolicy\/Resource$/,
+      reason: 'es:ESHttp* resources are HTTP paths of the domain; `<domain arn>/*` is the one domain, with GET, HEAD and POST ' +
+        'only (searches). Inside it, fine-grained access control maps the role to clickstream_analyst: read on the ' +
+        'clickstream indices and the global Dashboards tenant, nothing else.',
     },
     {
-      rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Domain[0-9A-F]{8}\.Arn>\/clickstream-url-country-daily[^\]]*\/\*\]$/,
-      path: /(^|\/)[A-Za-z0-9]*ExecutionRole\/DefaultPolicy\/Resource$/,
-      reason: 'The indexer may call only the HTTP paths under the clickstream indices of the one domain.',
+      rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Domain[0-9A-F]{8}\.Arn>\/\*\]$/,
+      path: /(^|\/)ProvisionerExecutionRole\/DefaultPolicy\/Resource$/,
+      reason: 'This role is the domain\'s fine-grained access control master user, so inside the domain it is a full ' +
+        'administrator (all_access and security_manager), and its IAM grant is every HTTP path of the one domain for GET, ' +
+        'HEAD, POST and PUT. It is the execution role of the search provisioner function alone, which runs only when ' +
+        'CloudFormation creates or updates the provisioning resource, and it has no other permission than its own logs, ' +
+        'X-Ray and its network interfaces; the domain needs one master user, and a narrower one could not create the ' +
+        'security roles, mappings and audit configuration the provisioner creates.',
+    },
+    {
+      rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Domain[0-9A-F]{8}\.Arn>\/clickstream-[a-z-]+\/\*\]$/,
+      path: /(^|\/)IndexerExecutionRole\/DefaultPolicy\/Resource$/,
+      reason: 'The indexer may call only the HTTP paths under the aliases of the five aggregate tables and of the ' +
+        'computations ledger (`<alias>/*`: documents, _bulk, _search, _refresh, _delete_by_query) of the one domain.',
     },
     {
       rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Bucket[0-9A-F]{8}\.Arn>\/[a-z_\/=-]+\/\*\]$/,

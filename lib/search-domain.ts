@@ -61,8 +61,9 @@ export interface SearchDomainProps {
   /** Create a small SSM-managed bastion instance analysts port-forward through to Dashboards.
    *  @default true */
   readonly analystBastion?: boolean;
-  /** Publish audit logs (security plugin) to CloudWatch Logs.
-   *  @default false (cost; turn on for production) */
+  /** Audit logs of the security plugin: the domain publishes AUDIT_LOGS to CloudWatch Logs and
+   *  the provisioner turns the plugin's audit logging on (lambdas/search-provisioner/audit.ts).
+   *  @default false (cost; the stack turns it on in prod) */
   readonly auditLogs?: boolean;
   /** Retention of the domain's and the provisioner's logs.
    *  @default logs.RetentionDays.ONE_MONTH */
@@ -187,7 +188,14 @@ export class SearchDomain extends Construct {
       vpcSubnets: { subnets: subnets.subnets },
       securityGroups: [provisionerSecurityGroup],
     });
+    // The fine-grained access control master user: all_access and security_manager inside the
+    // domain (AWS maps the master user to both). This role is the provisioner function's own
+    // execution role, created for it alone; nothing else in the stack uses or may assume it (Lambda
+    // assumes it for this one function), and it runs only when CloudFormation creates or updates
+    // the provisioning resource. Its IAM policy allows HTTP calls to this domain only.
     const provisionerRole = this.provisionerFunction.role!;
+    (provisionerRole.node.defaultChild as iam.CfnRole).description =
+      'OpenSearch master user of the clickstream search domain: used only by the search provisioner function at deploy time';
 
     this.domain = new opensearch.Domain(this, 'Domain', {
       version: props.engineVersion ?? opensearch.EngineVersion.OPENSEARCH_2_19,
@@ -265,6 +273,8 @@ export class SearchDomain extends Construct {
         IndexGeneration: String(props.indexGeneration ?? 1),
         Replicas: String(replicas),
         ConfigureSecurity: 'true',
+        // Publishing AUDIT_LOGS opens the channel; the security plugin logs once this turns it on.
+        AuditLogs: String(props.auditLogs ?? false),
         ImportDashboards: 'true',
         IndexerRoleArns: this.writerRoleArnsToken(),
         AnalystRoleArns: [this.analystRole.roleArn],

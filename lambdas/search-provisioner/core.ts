@@ -8,6 +8,7 @@
 import type { Client } from '@opensearch-project/opensearch';
 import { savedObjectsNdjson } from '../../opensearch/saved-objects';
 import type { RetryHooks, RetryPolicy } from '../shared/opensearch-client';
+import { ensureAuditLogging } from './audit';
 import { ImportResponse, provisionDashboards } from './dashboards';
 import { tableAliases } from '../indexer/tables';
 import { ensureServingIndices, IndexSetupResult } from './indices';
@@ -23,6 +24,9 @@ export interface ProvisionConfig {
   readonly configureSecurity: boolean;
   /** Import the Dashboards saved objects (needs Dashboards: AWS only). */
   readonly importDashboards: boolean;
+  /** Turn the security plugin's audit logging on (audit.ts; the domain publishes AUDIT_LOGS).
+   *  @default false */
+  readonly auditLogs?: boolean;
   readonly indexerRoleArns: readonly string[];
   readonly analystRoleArns: readonly string[];
   readonly retry?: RetryPolicy;
@@ -34,6 +38,8 @@ export interface ProvisionResult {
   /** Per alias. */
   readonly indices: Record<string, IndexSetupResult>;
   readonly securityRoles?: string[];
+  /** The audit configuration the plugin holds, when auditLogs was asked for. */
+  readonly auditLogging?: Record<string, unknown>;
   readonly savedObjects?: ImportResponse;
 }
 
@@ -45,6 +51,11 @@ export async function provisionSearch(client: Client, config: ProvisionConfig): 
     securityRoles = (await ensureSecurity(client, config)).roles;
     log('security roles and mappings in place', { roles: securityRoles });
   }
+  let auditLogging: Record<string, unknown> | undefined;
+  if (config.auditLogs) {
+    auditLogging = await ensureAuditLogging(client, config);
+    log('audit logging on', { enabled: auditLogging.enabled });
+  }
   const indices = await ensureServingIndices(client, config);
   log('index templates and aliases in place', { indices });
   let savedObjects: ImportResponse | undefined;
@@ -52,7 +63,7 @@ export async function provisionSearch(client: Client, config: ProvisionConfig): 
     savedObjects = (await provisionDashboards(client, savedObjectsNdjson(tableAliases(config.aliasPrefix)), config)).savedObjects;
     log('dashboard settings and saved objects in place', { successCount: savedObjects.successCount });
   }
-  return { indices, securityRoles, savedObjects };
+  return { indices, securityRoles, auditLogging, savedObjects };
 }
 
 /** CloudFormation passes every property as a string; this reads them strictly. */
@@ -83,6 +94,8 @@ export function configFromProperties(properties: Record<string, unknown>): Provi
     replicas: integer('Replicas', 0),
     configureSecurity: flag('ConfigureSecurity'),
     importDashboards: flag('ImportDashboards'),
+    // Optional: a resource created before the property existed keeps audit logging as it was.
+    auditLogs: properties.AuditLogs === undefined ? false : flag('AuditLogs'),
     indexerRoleArns: list('IndexerRoleArns'),
     analystRoleArns: list('AnalystRoleArns'),
   };

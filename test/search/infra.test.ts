@@ -79,6 +79,26 @@ describe('SearchDomain', () => {
     });
   });
 
+  test('the master user is a role of its own: the provisioner function\'s execution role, said so in its description', () => {
+    const role = template.toJSON().Resources[logicalId(search.provisionerFunction.role!.node.defaultChild)];
+    expect(role.Properties.Description).toMatch(/master user .* used only by the search provisioner function/);
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }),
+    ]);
+    // The function is the only one with this role.
+    const users = Object.values(template.findResources('AWS::Lambda::Function'))
+      .filter((f: any) => JSON.stringify(f.Properties.Role).includes(logicalId(search.provisionerFunction.role!.node.defaultChild)));
+    expect(users).toHaveLength(1);
+  });
+
+  test('audit logs: off by default; on, the domain publishes AUDIT_LOGS and the provisioner turns the plugin\'s audit logging on', () => {
+    template.hasResourceProperties('Custom::OpenSearchServing', { AuditLogs: 'false' });
+    const audited = build({ auditLogs: true }).template;
+    const domain = Object.values(audited.findResources('AWS::OpenSearchService::Domain'))[0] as any;
+    expect(domain.Properties.LogPublishingOptions.AUDIT_LOGS).toMatchObject({ Enabled: true, CloudWatchLogsLogGroupArn: expect.anything() });
+    audited.hasResourceProperties('Custom::OpenSearchServing', { AuditLogs: 'true' });
+  });
+
   test('publishes slow search, slow index and error logs to log groups with retention', () => {
     const domain = Object.values(template.findResources('AWS::OpenSearchService::Domain'))[0] as any;
     const logs = domain.Properties.LogPublishingOptions;
@@ -272,6 +292,7 @@ describe('IndexingStage', () => {
     expect(resourcesOf('s3:GetObject')).toEqual([expect.stringContaining('/aggregates/*')]);
     expect(resourcesOf('s3:PutObject')).toEqual([expect.stringContaining('/errors/*')]);
     expect(resourcesOf('s3:ListBucket')).toEqual([expect.not.stringContaining('/')]);
+    expect(byAction('s3:ListBucket')[0].Condition).toEqual({ StringLike: { 's3:prefix': ['aggregates/*'] } });
     // Each alias (the five tables' and the ledger's) and the paths below it; nothing else of the domain.
     const aliases = [...Object.values(TABLE_ALIASES), 'clickstream-computations'];
     const posts = resourcesOf('es:ESHttpPost');

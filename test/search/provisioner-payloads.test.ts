@@ -209,9 +209,11 @@ describe('custom resource properties', () => {
       replicas: 1,
       configureSecurity: true,
       importDashboards: false,
+      auditLogs: false,
       indexerRoleArns: [INDEXER_ARN],
       analystRoleArns: [ANALYST_ARN],
     });
+    expect(configFromProperties({ ...valid, AuditLogs: 'true' }).auditLogs).toBe(true);
   });
 
   it.each([
@@ -220,6 +222,7 @@ describe('custom resource properties', () => {
     [{ Replicas: 'one' }, /Replicas/],
     [{ ConfigureSecurity: 'yes' }, /ConfigureSecurity must be "true" or "false"/],
     [{ IndexerRoleArns: 'arn' }, /IndexerRoleArns must be a list/],
+    [{ AuditLogs: 'on' }, /AuditLogs must be "true" or "false"/],
   ])('rejects %j', (change, message) => {
     expect(() => configFromProperties({ ...valid, ...change })).toThrow(message);
   });
