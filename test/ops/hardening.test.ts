@@ -4,7 +4,6 @@
  * removal policy, NAT per AZ in prod, scoped network-interface and S3 grants, a read-only analyst
  * role, and a clear synthesis error for an MSK cluster in another region.
  */
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ClickstreamPipelineStack } from '../../lib/clickstream-pipeline-stack';
 import { loadPipelineConfig } from '../../lib/config';
