@@ -1,6 +1,6 @@
 /**
- * The indexer's core: SQS messages carrying S3 notifications of new aggregate part files in,
- * OpenSearch documents out. Clients, configuration and telemetry are arguments; `handler.ts` only
+ * The indexer's core: SQS messages carrying S3 notifications of new aggregate part files (and
+ * empty markers) of the five tables in, OpenSearch documents in each table's index out. Clients, configuration and telemetry are arguments; `handler.ts` only
  * wires them up. Design and failure handling: docs/serving.md.
  */
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
