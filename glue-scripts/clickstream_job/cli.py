@@ -11,6 +11,8 @@ Job arguments:
   --session_gap_minutes   optional, default 30: a longer gap starts a new session (1..1440)
   --lookback_days         optional, default none: incremental runs only look at raw partitions of
                           the last N days (bounds the listing cost of a long-retained raw zone)
+  --mode                  optional: `aggregate` (default) or `erase`, with --erase_request, --quarantine_uri
+                          and --privacy_key_secret_id or --privacy_key_file (erasure.py, docs/privacy.md)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
 from .config import DEFAULT_SESSION_GAP_MINUTES, MAX_LOOKBACK_DAYS, MAX_SESSION_GAP_MINUTES, JobConfig, format_instant, parse_dates_argument
+from .erasure import ErasureConfig, erase, load_key
 from .io import HadoopFiles, date_folder, load_state, read_raw, save_state, write_date, write_empty_date
 from .parse import deduplicate_events, parse_events
 from .schema import REJECT_REASONS
@@ -208,6 +211,36 @@ def _parse_int(name: str, text: str, low: int, high: int) -> int:
     return int(text)
 
 
+ERASURE_ARGUMENTS = ("mode", "erase_request", "quarantine_uri", "privacy_key_secret_id", "privacy_key_file")
+
+
+def parse_erasure_arguments(argv: Sequence[str], config: JobConfig) -> Optional[ErasureConfig]:
+    """The erasure mode's arguments (`--mode erase --erase_request URI [--quarantine_uri URI]
+    --privacy_key_secret_id ID | --privacy_key_file PATH`), or None for an aggregation run.
+
+    Parsed from `argv` as Glue passes them (`--name value`), with or without awsglue (whose
+    resolver would make each of them required).
+    """
+    parser = argparse.ArgumentParser(prog="aggregate_clicks.py", allow_abbrev=False, add_help=False)
+    for name in ERASURE_ARGUMENTS:
+        parser.add_argument(f"--{name}")
+    values = vars(parser.parse_known_args(list(argv[1:]))[0])
+    mode = (values.get("mode") or "aggregate").strip()
+    if mode == "aggregate":
+        return None
+    if mode != "erase":
+        raise ValueError(f"--mode must be aggregate or erase, got {mode!r}")
+    request_uri = (values.get("erase_request") or "").strip()
+    if not request_uri:
+        raise ValueError("--mode erase needs --erase_request")
+    if config.dates is not None:
+        raise ValueError("--mode erase recomputes the dates it changes; it takes no --dates")
+    # Default: `quarantine` beside the raw events' folder (s3://raw/events -> s3://raw/quarantine).
+    quarantine_uri = (values.get("quarantine_uri") or "").strip() or f"{config.raw_uri.rstrip('/').rpartition('/')[0]}/quarantine"
+    key = load_key(values.get("privacy_key_secret_id"), values.get("privacy_key_file"))
+    return ErasureConfig(request_uri=request_uri, quarantine_uri=quarantine_uri, key=key)
+
+
 def build_spark_session() -> SparkSession:
     spark = SparkSession.builder.appName("aggregate_clicks").getOrCreate()
     # The transforms do not depend on it; logs and any ad-hoc date formatting are in UTC.
@@ -219,8 +252,16 @@ def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stdout)
     try:
         config = parse_job_arguments(argv)
+        erasure = parse_erasure_arguments(argv, config)
     except ValueError as error:
         LOG.error("invalid job arguments: %s", error)
         return 2
+    if erasure is not None:
+        # Erasure mode (docs/privacy.md): rewrite the raw zone without the erased users, recompute their dates.
+        spark = build_spark_session()
+        report = erase(spark, config, erasure, recompute=lambda dates_config: run(spark, dates_config))
+        fields = ("request_id", "objects_scanned", "objects_rewritten", "events_removed", "quarantine_lines_removed", "dates_recomputed")
+        LOG.info("%s %s", SUMMARY_PREFIX, json.dumps({"mode": "erase", **{k: report[k] for k in fields}}, sort_keys=True))
+        return 0
     run(build_spark_session(), config)
     return 0
