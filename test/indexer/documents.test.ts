@@ -213,3 +213,43 @@ describe('documentId', () => {
     expect(documentId(['2026-11-01', `https://shop.example/${'%E6%96%87'.repeat(3000)}`, 'DE'])).toHaveLength(64);
   });
 });
+
+describe("the aggregation job's output, as it writes it (glue-scripts/clickstream_job, local Spark run)", () => {
+  // One line of each table and an empty marker, verbatim from a run of the job (docs/serving.md).
+  const written: Array<[string, string]> = [
+    [
+      'aggregates/url_country_daily/event_date=2026-11-01/part-00000-683bd126-5f33-4428-acc6-b9171b190522-c000.json',
+      '{"event_date":"2026-11-01","page_url":"https://shop.example.com/home","country":"DE","clicks":1,"unique_users":1,"timed_views":0,"total_time_spent_seconds":0.0,"avg_time_spent_seconds":null,"entrances":1,"bounces":1,"bot_clicks":0,"computed_at":"2026-12-01T12:37:17.486Z"}',
+    ],
+    [
+      'aggregates/sessions_daily/event_date=2026-11-01/part-00000-efc3b17a-1b95-4c82-9616-ca76d76f2cfe-c000.json',
+      '{"event_date":"2026-11-01","country":"DE","device_type":"desktop","browser":null,"os":null,"channel":"email","sessions":1,"bounces":1,"pageviews":1,"users":1,"total_duration_seconds":0.0,"avg_duration_seconds":0.0,"bounce_rate":1.0,"computed_at":"2026-12-01T12:37:17.486Z"}',
+    ],
+    [
+      'aggregates/traffic_sources_daily/event_date=2026-11-01/part-00000-d58a488b-6e87-482c-8f33-5bd090fc4a4b-c000.json',
+      '{"event_date":"2026-11-01","channel":"email","referrer_host":null,"utm_source":"mail","utm_medium":"email","utm_campaign":null,"country":"DE","sessions":1,"bounces":1,"pageviews":1,"users":1,"computed_at":"2026-12-01T12:37:17.486Z"}',
+    ],
+    [
+      'aggregates/geo_daily/event_date=2026-11-01/part-00000-9df07786-f0d4-442a-920d-de62299fc3a7-c000.json',
+      '{"event_date":"2026-11-01","country":"DE","city":"Austin","clicks":1,"unique_users":1,"sessions":1,"bot_clicks":0,"computed_at":"2026-12-01T12:37:17.486Z"}',
+    ],
+    [
+      'aggregates/traffic_hourly/event_date=2026-11-01/part-00000-a7cae63e-c8e7-409c-8378-8322c9ff868c-c000.json',
+      '{"event_date":"2026-11-01","event_hour":"2026-11-01T10:00:00.000Z","country":"US","device_type":"desktop","clicks":2,"unique_users":1,"sessions":1,"bot_clicks":0,"computed_at":"2026-12-01T12:37:17.486Z"}',
+    ],
+  ];
+
+  it.each(written)('%s is a part file of its table, and its row is valid and kept whole', (key, line) => {
+    const parsed = parseAggregateKey(key);
+    expect(parsed).toMatchObject({ kind: 'part', eventDate: '2026-11-01' });
+    const result = parseAggregateRow(parsed!.table, line, parsed!.eventDate);
+    expect(result).toEqual({ ok: true, row: JSON.parse(line), computedAtMs: Date.parse('2026-12-01T12:37:17.486Z'), id: rowDocumentId(parsed!.table, JSON.parse(line)) });
+  });
+
+  it("reads the job's empty marker (Python's json.dumps with sorted keys)", () => {
+    const key = 'aggregates/geo_daily/event_date=2026-11-01/_empty.json';
+    const text = '{"computed_at": "2026-12-01T12:37:07.117Z", "event_date": "2026-11-01", "rows": 0, "table": "geo_daily"}';
+    const parsed = parseAggregateKey(key)!;
+    expect(parseEmptyMarker(text, parsed.table, parsed.eventDate)).toEqual({ ok: true, computedAtMs: Date.parse('2026-12-01T12:37:07.117Z') });
+  });
+});
