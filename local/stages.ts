@@ -154,7 +154,8 @@ export async function runAggregateStage(args: AggregateStageArgs): Promise<Aggre
   const { settings } = args;
   const summary = await runAggregateJob({
     rawUri: `s3a://${settings.rawBucket}/events`,
-    outputUri: `s3a://${settings.aggregatesBucket}/aggregates/url_country_daily`,
+    // The job writes `<output_uri>/<table>/event_date=D/` (SPEC section 3: aggregates/<table>/...).
+    outputUri: `s3a://${settings.aggregatesBucket}/aggregates`,
     stateUri: `s3a://${settings.aggregatesBucket}/state/url_country_daily`,
     dates: args.dates,
     jobArguments: args.jobArguments,
