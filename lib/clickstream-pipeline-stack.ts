@@ -98,6 +98,7 @@ export class ClickstreamPipelineStack extends Stack {
       workerType: config.processing.workerType,
       numberOfWorkers: config.processing.numberOfWorkers,
       lookbackDays: config.processing.lookbackDays,
+      privacyKey: this.privacyKey,
       serverAccessLogsBucket: this.accessLogsBucket,
       logRetention: config.retention.logRetentionDays,
       removalPolicy: config.removalPolicy,

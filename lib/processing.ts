@@ -15,6 +15,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { createHash } from 'crypto';
 import * as path from 'path';
+import { PrivacyKey } from './privacy';
 import { REPO_ROOT, SecureBucket } from './secure-defaults';
 
 /** Glue worker types a Spark job can use (G.025X is for streaming jobs only). */
@@ -82,6 +83,12 @@ export interface ProcessingStageProps {
   /** What happens to the Athena results bucket, the key and the log groups when they leave the stack.
    *  @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /** Prefix of the quarantine in the raw bucket, which the erasure mode rewrites (docs/privacy.md).
+   *  @default 'quarantine/' */
+  readonly quarantinePrefix?: string;
+  /** The privacy key (lib/privacy.ts): the erasure mode matches stored clear IDs against keyed hashes with it.
+   *  @default no key: the role cannot read it, and an erasure run fails before it changes anything */
+  readonly privacyKey?: PrivacyKey;
 }
 
 export const DEFAULT_RAW_EVENTS_PREFIX = 'events/';
@@ -290,7 +297,9 @@ export class ProcessingStage extends Construct {
     });
     // Bookmarks are encrypted client side (CSE-KMS): the job's role uses the key itself.
     policy.addStatements(this.useKeyStatement('UseTheJobKey'));
+    policy.addStatements(...erasureStatements(props.rawEventsBucket, rawPrefix, folderPrefix(props.quarantinePrefix ?? 'quarantine/', 'quarantinePrefix')));
     policy.attachToRole(this.jobRole);
+    props.privacyKey?.grantRead(this.jobRole);
 
     // --- Job -----------------------------------------------------------------------------------
     const s3Uri = (bucket: s3.IBucket, prefix: string) => `s3://${bucket.bucketName}/${trimSlash(prefix)}`;
@@ -483,6 +492,39 @@ function folderPrefix(prefix: string, name: string): string {
     throw new Error(`ProcessingStage: ${name} must be a relative S3 folder ending with "/" (got "${prefix}")`);
   }
   return prefix;
+}
+
+/**
+ * The erasure mode (docs/privacy.md §3, §5): rewrite objects in place under the raw events and the
+ * quarantine (read, write, list; no delete: an emptied object stays as an empty gzip object), read
+ * its request and write its report under `erasure/`. The erasure record itself is not the job's.
+ */
+export function erasureStatements(bucket: s3.IBucket, rawPrefix: string, quarantinePrefix: string): iam.PolicyStatement[] {
+  const requests = 'erasure/requests/';
+  const reports = 'erasure/reports/';
+  return [
+    new iam.PolicyStatement({
+      sid: 'ListForErasure',
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [trimSlash(quarantinePrefix), `${quarantinePrefix}*`, trimSlash(reports), `${reports}*`] } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'RewriteRawZoneForErasure',
+      actions: ['s3:GetObject', 's3:PutObject'],
+      resources: [bucket.arnForObjects(`${rawPrefix}*`), bucket.arnForObjects(trimSlash(quarantinePrefix)), bucket.arnForObjects(`${quarantinePrefix}*`)],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ReadErasureRequests',
+      actions: ['s3:GetObject'],
+      resources: [bucket.arnForObjects(`${requests}*`), bucket.arnForObjects(trimSlash(reports)), bucket.arnForObjects(`${reports}*`)],
+    }),
+    new iam.PolicyStatement({
+      sid: 'WriteErasureReports',
+      actions: ['s3:PutObject'],
+      resources: [bucket.arnForObjects(`${reports}*`)],
+    }),
+  ];
 }
 
 function trimSlash(prefix: string): string {
