@@ -14,6 +14,7 @@ import { readFileSync } from 'fs';
 import type { Kafka } from 'kafkajs';
 import type { CliOptions } from './cli';
 import type { ProducedMessage } from './expected';
+import { ensureLocalPrivacyKey } from './privacy-key';
 import { generateClicks, kindCounts, messagesFromFile, type ClickMessage } from './generator';
 import { formatStages, formatTopPages, writeHtmlReport, writeNdjson, type StageSummary } from './report';
 import {
@@ -68,6 +69,10 @@ export function exportHandlerEnvironment(settings: PipelineSettings): void {
   process.env.AWS_REGION = process.env.AWS_REGION ?? 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID = process.env.AWS_ACCESS_KEY_ID ?? 'test';
   process.env.AWS_SECRET_ACCESS_KEY = process.env.AWS_SECRET_ACCESS_KEY ?? 'test';
+  // Privacy (docs/privacy.md): the erasure rule on, with the local stack's generated key file;
+  // PSEUDONYMIZE_USER_IDS=true in the environment turns pseudonyms on, as the setting does in AWS.
+  process.env.ERASURE_RECORD_KEY = process.env.ERASURE_RECORD_KEY ?? 'erasure/erased-users.json';
+  process.env.PRIVACY_KEY_FILE = process.env.PRIVACY_KEY_FILE ?? ensureLocalPrivacyKey();
   // Powertools: only errors on the console (the pipeline prints its own progress and the quarantine reasons); metrics off.
   process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR';
   process.env.POWERTOOLS_METRICS_NAMESPACE = process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ClickstreamLocal';
