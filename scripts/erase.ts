@@ -62,6 +62,8 @@ export interface ErasureReport {
   readonly request_id: string;
   readonly objects_scanned: number;
   readonly objects_rewritten: number;
+  /** Their names (object keys only): older versions to remove in a versioned bucket (docs/privacy.md §5). */
+  readonly rewritten?: readonly string[];
   readonly events_removed: number;
   readonly quarantine_lines_removed: number;
   readonly dates_recomputed: readonly string[];
@@ -139,7 +141,8 @@ export function newRequestId(now: Date, random: () => string = () => randomBytes
 export function formatReport(report: ErasureReport, hashes: ReadonlyMap<string, readonly string[]>): string[] {
   const lines = [
     `erasure ${report.request_id} completed ${report.completed_at}`,
-    `  objects scanned ${report.objects_scanned}, rewritten ${report.objects_rewritten}`,
+    `  objects scanned ${report.objects_scanned}, rewritten ${report.objects_rewritten}` +
+      (report.objects_rewritten > 0 ? ` (listed under "rewritten" in ${REPORTS_PREFIX}${report.request_id}.json)` : ''),
     `  events removed ${report.events_removed}, quarantine lines removed ${report.quarantine_lines_removed}`,
     `  dates recomputed (${report.dates_recomputed.length}): ${report.dates_recomputed.join(', ') || 'none'}`,
   ];

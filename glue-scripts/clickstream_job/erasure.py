@@ -339,7 +339,8 @@ def erase(
     write_pending_dates(files, config.state_uri, pending)
 
     by_hash: Dict[str, Dict[str, int]] = {}
-    events_removed = quarantine_removed = rewritten = 0
+    events_removed = quarantine_removed = 0
+    rewritten: List[str] = []
     for kind, objects, match in (
         ("events", event_objects, lambda line: event_line_match(line, matcher)),
         ("quarantine_lines", quarantine_objects, lambda line: quarantine_line_match(line, matcher)),
@@ -349,7 +350,7 @@ def erase(
             if body is None:
                 continue
             store.write_bytes(uri, body)
-            rewritten += 1
+            rewritten.append(uri)
             for found, count in removed.items():
                 entry = by_hash.setdefault(found, {"events": 0, "quarantine_lines": 0})
                 entry[kind] += count
@@ -366,7 +367,9 @@ def erase(
     report = {
         "request_id": request.request_id,
         "objects_scanned": events_scanned + quarantine_scanned,
-        "objects_rewritten": rewritten,
+        "objects_rewritten": len(rewritten),
+        # Object names only (no personal data): for removing older versions in a versioned bucket.
+        "rewritten": rewritten,
         "events_removed": events_removed,
         "quarantine_lines_removed": quarantine_removed,
         "dates_recomputed": dates,
@@ -376,6 +379,6 @@ def erase(
     files.write_text(erasure.report_uri, json.dumps(report, sort_keys=True) + "\n")
     # Counts only: the report object holds the per-hash detail.
     LOG.info("erasure %s done: %d objects rewritten, %d events and %d quarantine lines removed, dates recomputed %s",
-             request.request_id, rewritten, events_removed, quarantine_removed, dates or "none")
+             request.request_id, len(rewritten), events_removed, quarantine_removed, dates or "none")
     return report
 

@@ -114,3 +114,21 @@ describe('setting pseudonymizeUserIds', () => {
     expect(() => load({ pseudonymizeUserIds: 'yes' })).toThrow('pseudonymizeUserIds: must be true or false (got "yes")');
   });
 });
+
+describe('the whole app', () => {
+  it('lets exactly the ingest function and the Glue job read the privacy key; the key is never in the template', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { pipelineApp } = require('../ops/pipeline-app') as typeof import('../ops/pipeline-app');
+    const { stack } = pipelineApp();
+    const template = Template.fromStack(stack);
+    const secretId = stack.getLogicalId(stack.privacyKey.secret.node.defaultChild as never);
+    const readers = Object.values<any>(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes(`{"Ref":"${secretId}"}`))
+      .flatMap((p) => p.Properties.Roles.map((r: any) => r.Ref))
+      .sort();
+    const roleOf = (role: { node: { defaultChild?: unknown } }) => stack.getLogicalId(role.node.defaultChild as never);
+    expect(readers).toEqual([roleOf(stack.ingest.ingestFunction.role as never), roleOf(stack.processing.jobRole)].sort());
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: Match.objectLike({ PasswordLength: 64 }), SecretString: Match.absent() });
+    template.hasOutput('PrivacyKeySecretArn', { Value: { Ref: secretId } });
+  });
+});

@@ -272,7 +272,8 @@ def test_erase_equals_a_fresh_run_without_the_users_and_changes_nothing_else(spa
     assert events_removed <= len(erased_records)
     assert report["quarantine_lines_removed"] == 2 * len(ERASED)
     assert report["dates_recomputed"] == sorted({r["ts"][:10] for r in erased_records})
-    assert report["objects_rewritten"] == sum(1 for n in before if before[n] != after[n])
+    assert report["objects_rewritten"] == sum(1 for n in before if before[n] != after[n]) == len(report["rewritten"])
+    assert sorted(Path(u.replace("file://", "")).relative_to(tmp_path).as_posix() for u in report["rewritten"]) == sorted(n for n in before if before[n] != after[n])
     assert set(report["by_hash"]) == {h(u) for u in ERASED}
     assert h(UNKNOWN) not in report["by_hash"]
     assert report["objects_scanned"] == len(before)
