@@ -90,7 +90,7 @@ function healthyAccount(): void {
     ],
   });
   ec2.on(DescribeVpcEndpointsCommand).resolves({
-    VpcEndpoints: [{ VpcEndpointId: 'vpce-s3', ServiceName: `com.amazonaws.${REGION}.s3`, VpcEndpointType: 'Gateway', State: 'available', RouteTableIds: ['rtb-private'] }],
+    VpcEndpoints: [{ VpcEndpointId: 'vpce-s3', ServiceName: `com.amazonaws.${REGION}.s3`, VpcEndpointType: 'Gateway', State: 'available' as never, RouteTableIds: ['rtb-private'] }],
   });
   ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [selfSg('sg-1')] });
   ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: VPC }] });
@@ -232,7 +232,7 @@ describe('preflight failures, each with what to do', () => {
 
   it('cluster subnets without an S3 endpoint on their route table', async () => {
     ec2.on(DescribeVpcEndpointsCommand).resolves({
-      VpcEndpoints: [{ VpcEndpointId: 'vpce-s3', ServiceName: `com.amazonaws.${REGION}.s3`, VpcEndpointType: 'Gateway', State: 'available', RouteTableIds: ['rtb-public'] }],
+      VpcEndpoints: [{ VpcEndpointId: 'vpce-s3', ServiceName: `com.amazonaws.${REGION}.s3`, VpcEndpointType: 'Gateway', State: 'available' as never, RouteTableIds: ['rtb-public'] }],
     });
     expect(byName(await run(existing), 'MSK cluster: S3 endpoint')).toMatchObject({ status: 'fail', detail: expect.stringContaining('subnet-a, subnet-b') });
   });
@@ -244,8 +244,8 @@ describe('preflight failures, each with what to do', () => {
     const isolated = await run({ mskClusterArn: CLUSTER_ARN });
     expect(byName(isolated, 'MSK cluster: STS and Lambda reachable')).toMatchObject({ status: 'fail', detail: expect.stringContaining('sts and lambda') });
     ec2.on(DescribeVpcEndpointsCommand).resolves({
-      VpcEndpoints: ['sts', 'lambda'].map((s) => ({ ServiceName: `com.amazonaws.${REGION}.${s}`, VpcEndpointType: 'Interface' as const, State: 'available' as const }))
-        .concat([{ ServiceName: `com.amazonaws.${REGION}.s3`, VpcEndpointType: 'Gateway' as never, State: 'available' as const, RouteTableIds: ['rtb-private'] } as never]),
+      VpcEndpoints: ['sts', 'lambda'].map((s) => ({ ServiceName: `com.amazonaws.${REGION}.${s}`, VpcEndpointType: 'Interface' as const, State: 'available' as never }))
+        .concat([{ ServiceName: `com.amazonaws.${REGION}.s3`, VpcEndpointType: 'Gateway' as never, State: 'available' as never, RouteTableIds: ['rtb-private'] } as never]),
     });
     expect(byName(await run({ mskClusterArn: CLUSTER_ARN }), 'MSK cluster: STS and Lambda reachable').status).toBe('pass');
   });
