@@ -160,22 +160,33 @@ function inOffsetOrder(records: MSKRecord[]): MSKRecord[] {
   return records;
 }
 
+const EVENT_SEPARATOR = Buffer.from('},{"event_id":');
+const QUARANTINE_SEPARATOR = Buffer.from('},{"reason":');
+
 /**
- * Newline-delimited JSON of `lines`, each line exactly `JSON.stringify(line)`, every line ending in
- * `\n`. One `JSON.stringify` of the whole array costs about 40 % less CPU than one call per line on
- * V8 (docs/ingest.md), so the array is serialized once and its top-level separators are turned
- * into newlines. A separator is `},{"` followed by the first key of a line (`event_id` for a
+ * Newline-delimited JSON of `lines` as UTF-8 bytes, each line exactly `JSON.stringify(line)`,
+ * every line ending in `\n`. One `JSON.stringify` of the whole array costs about 40 % less CPU
+ * than one call per line on V8 (docs/ingest.md), so the array is serialized once, encoded once,
+ * and its top-level separators are turned into newlines in place: the `,` of each separator
+ * becomes `\n` and the closing `]` the last `\n` (the result is a view without the leading `[`).
+ * Working on the bytes saves building a second copy of the text (about 10 ms per 10,000 records,
+ * docs/ingest.md §7). A separator is `},{"` followed by the first key of a line (`event_id` for a
  * canonical record, `reason` for a quarantine line; the nested `kafka` object starts with `topic`).
  * That text cannot occur inside a string value: JSON.stringify writes every `"` inside a string as
  * `\"`, so the `"` after `{` in the pattern is a structural quote opening a key, and the `}` and
  * `,` before it are structural too (had they been in a string, that quote would close it and be
- * followed by `event_id"`, which is not JSON). So it matches exactly between two lines.
+ * followed by `event_id"`, which is not JSON). So it matches exactly between two lines; and in
+ * UTF-8 no byte of a multi-byte character is ASCII, so the byte search finds exactly the same places.
  */
-export function ndjson(lines: readonly (CanonicalRecord | QuarantineLine)[]): string {
-  if (lines.length === 0) return '';
-  const firstKey = 'event_id' in lines[0] ? 'event_id' : 'reason';
-  const json = JSON.stringify(lines);
-  return `${json.slice(1, -1).replaceAll(`},{"${firstKey}":`, `}\n{"${firstKey}":`)}\n`;
+export function ndjson(lines: readonly (CanonicalRecord | QuarantineLine)[]): Buffer {
+  if (lines.length === 0) return Buffer.alloc(0);
+  const separator = 'event_id' in lines[0] ? EVENT_SEPARATOR : QUARANTINE_SEPARATOR;
+  const bytes = Buffer.from(JSON.stringify(lines), 'utf8');
+  for (let at = bytes.indexOf(separator, 1); at >= 0; at = bytes.indexOf(separator, at + separator.length)) {
+    bytes[at + 1] = 0x0a;
+  }
+  bytes[bytes.length - 1] = 0x0a;
+  return bytes.subarray(1);
 }
 
 /**

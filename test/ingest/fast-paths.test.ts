@@ -130,20 +130,24 @@ describe('ndjson', () => {
   it('equals one JSON.stringify per line for 2,000 batches of canonical records with separator-like strings', () => {
     for (let batch = 0; batch < 2_000; batch++) {
       const lines = Array.from({ length: int(1, 8) }, (_, i) => record(i));
-      expect(ndjson(lines)).toBe(perLine(lines));
+      expect(ndjson(lines).toString('utf8')).toBe(perLine(lines));
     }
   });
 
   it('equals one JSON.stringify per line for 2,000 batches of quarantine lines', () => {
     for (let batch = 0; batch < 2_000; batch++) {
       const lines = Array.from({ length: int(1, 8) }, (_, i) => quarantineLine(i));
-      expect(ndjson(lines)).toBe(perLine(lines));
+      expect(ndjson(lines).toString('utf8')).toBe(perLine(lines));
     }
+  });
+
+  it('is empty for no lines', () => {
+    expect(ndjson([])).toHaveLength(0);
   });
 
   it('gives one line per element, each parsing back to it', () => {
     const lines = Array.from({ length: 50 }, (_, i) => record(i));
-    const text = ndjson(lines);
+    const text = ndjson(lines).toString('utf8');
     expect(text.endsWith('\n')).toBe(true);
     expect(text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(lines);
   });
