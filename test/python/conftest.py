@@ -123,6 +123,6 @@ def spark():
     builder = SparkSession.builder
     for key, value in local_spark_conf(STACK_ENV, python=sys.executable).items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    session = builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
     yield session
     session.stop()
