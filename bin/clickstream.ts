@@ -2,6 +2,7 @@
 import { App } from 'aws-cdk-lib';
 import { ClickstreamPipelineStack } from '../lib/clickstream-pipeline-stack';
 import { loadPipelineConfig, PipelineConfig, PipelineConfigError } from '../lib/config';
+import { acknowledgeCheckovFindings, pipelineCheckovAcknowledgements } from '../lib/checkov';
 import { acknowledgeNagFindings, addNagChecks, pipelineNagAcknowledgements } from '../lib/nag';
 
 const app = new App();
@@ -25,3 +26,6 @@ const stack = new ClickstreamPipelineStack(app, 'ClickstreamPipelineStack', {
 // finding that lib/nag.ts does not acknowledge with a written reason.
 addNagChecks(app);
 acknowledgeNagFindings(stack, pipelineNagAcknowledgements(config));
+// checkov's accepted findings (lib/checkov.ts) go into the template as its own suppressions, so a
+// plain `checkov -f <template>` of what is deployed reports the same as test/ops/checkov.test.ts.
+acknowledgeCheckovFindings(stack, pipelineCheckovAcknowledgements(config));

@@ -4,6 +4,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
+# checkov lives in a venv of its own (its pins conflict with this one's): local-stack/checkov-venv.sh.
+bash "$(dirname "${BASH_SOURCE[0]}")/checkov-venv.sh"
+
 requirements="$REPO_ROOT/local-stack/python-requirements.txt"
 stamp="$VENV/.requirements.sha256"
 want="$(stack_hash "$requirements")"
