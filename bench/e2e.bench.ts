@@ -23,7 +23,8 @@ import {
   setupResources,
   type PipelineClients,
 } from '../local/pipeline';
-import { deleteAliasIndices, deletePrefix, fetchAllRows, getBytes, listKeys, settingsFromEnv, type PipelineSettings } from '../local/resources';
+import { aliasOf, deleteAliasIndices, deletePrefix, fetchAllRows, getBytes, listKeys, settingsFromEnv, type PipelineSettings } from '../local/resources';
+import { allAliases } from '../lambdas/indexer/tables';
 import { runAggregateStage, runIndexStage, runIngestStage } from '../local/stages';
 
 const SIZES = (process.argv[2] ?? '100000,1000000').split(',').map(Number);
@@ -86,7 +87,7 @@ async function benchOne(n: number): Promise<Line[]> {
     consumerGroup: `${id}-ingest`,
     rawBucket: `${id}-raw`,
     aggregatesBucket: `${id}-agg`,
-    alias: `${id}-daily`,
+    aliasPrefix: id,
   };
   exportHandlerEnvironment(settings);
   const clients = createClients(settings);
@@ -129,7 +130,7 @@ async function benchOne(n: number): Promise<Line[]> {
     await runIndexStage({ settings, bucket: settings.aggregatesBucket, keys: newKeys, log: () => undefined, deadLetterFile: resolve(repoRoot, 'local-output', `${id}-dlq.ndjson`) });
     const indexS = seconds(t);
     const rowCount = await countLines(clients.s3, settings.aggregatesBucket, newKeys);
-    const served = await fetchAllRows(clients.openSearch, settings.alias);
+    const served = await fetchAllRows(clients.openSearch, aliasOf(settings));
     if (served.length !== rowCount) throw new Error(`index holds ${served.length} documents, the objects ${rowCount} rows`);
     const rowTexts: string[] = [];
     for (const key of newKeys.filter((k) => /\/part-[^/]+\.json$/.test(k))) {
@@ -144,7 +145,7 @@ async function benchOne(n: number): Promise<Line[]> {
     log(`index ${fmt(indexS)} (plain _bulk ${fmt(bulkS)}); ${served.length} documents indexed`);
     return lines;
   } finally {
-    await deleteAliasIndices(clients.openSearch, settings.alias).catch(() => undefined);
+    for (const alias of allAliases(settings.aliasPrefix)) await deleteAliasIndices(clients.openSearch, alias).catch(() => undefined);
     for (const b of [settings.rawBucket, settings.aggregatesBucket]) await deletePrefix(clients.s3, b, '').catch(() => undefined);
     const admin = clients.kafka.admin();
     await admin.connect();

@@ -9,17 +9,23 @@ export interface CliOptions {
   /** Where the messages come from. */
   readonly source: { readonly kind: 'generate'; readonly count: number; readonly seed: string; readonly days: number } | { readonly kind: 'file'; readonly path: string };
   readonly out: string;
+  /** `--out-dir`: one `<table>.ndjson` per aggregate table. @default none */
+  readonly outDir?: string;
   readonly report: string;
   readonly keepRunning: boolean;
   readonly reset: boolean;
   /** Top pages shown per country. */
   readonly top: number;
+  /** `--follow`: keep running, producing at `rate` per second and aggregating every `everySeconds`. @default a single run */
+  readonly follow?: { readonly rate: number; readonly everySeconds: number };
 }
 
 export const DEFAULT_COUNT = 20_000;
 export const DEFAULT_DAYS = 3;
 export const DEFAULT_OUT = 'local-output/aggregates.ndjson';
 export const DEFAULT_REPORT = 'local-output/report.html';
+export const DEFAULT_RATE = 20;
+export const DEFAULT_EVERY_SECONDS = 60;
 
 export const USAGE = `Usage: npm run local -- [options]
 
@@ -35,15 +41,28 @@ Options
   --seed S            seed of the generator (default: a random one, printed; give the same seed
                       to reproduce a stream, a new one to add new events)
   --days D            days of traffic the generator spreads events over, up to 6 (default ${DEFAULT_DAYS})
-  --out FILE          NDJSON file of the aggregates read back from OpenSearch (default ${DEFAULT_OUT})
+  --out FILE          NDJSON file of url_country_daily read back from OpenSearch (default ${DEFAULT_OUT})
+  --out-dir DIR       also write DIR/<table>.ndjson for every aggregate table, read back from OpenSearch
   --report FILE       HTML report with charts (default ${DEFAULT_REPORT})
   --top N             top pages shown per country (default 5)
   --reset             start from scratch: delete and recreate the topic, buckets and index
   --keep-running      leave the engines running afterwards and print their endpoints
   -h, --help          this text
 
-A second run adds its events to what is there and the Spark job recomputes only the days whose
-input changed (the scheduled job's behaviour); --reset starts over.`;
+Live (runs until Ctrl-C)
+  --follow            keep the pipeline running: the generator produces at a steady rate, the
+                      event source mapping consumes continuously, the Spark job runs every
+                      --every seconds, the indexer gets its notifications, and the terminal shows
+                      a live view; report.html (and --out, --out-dir) are rewritten after each job
+  --rate N            messages per second the generator produces (default ${DEFAULT_RATE}); 0: none, only
+                      what other producers write to the topic (e.g. kcat -b 127.0.0.1:9092 -t clickstream -P)
+  --every SECONDS     interval of the Spark job (default ${DEFAULT_EVERY_SECONDS})
+  Ctrl-C stops cleanly: the batch in hand and a running job finish; the next run goes on from there.
+
+The engines keep their data between runs: a second run adds its events to what is there and the
+Spark job recomputes only the days whose input changed (the scheduled job's behaviour). A run
+that finds the engines' data not fitting together (one of them lost or reset on its own) stops
+and says so; --reset starts over with all of them empty.`;
 
 export class UsageError extends Error {}
 
@@ -66,6 +85,10 @@ export function parseArgs(argv: readonly string[], randomSeed: () => string = ()
   let keepRunning = false;
   let reset = false;
   let top = 5;
+  let outDir: string | undefined;
+  let follow = false;
+  let rate: number | undefined;
+  let every: number | undefined;
   const setCount = (flag: string, v: string | undefined) => {
     if (file !== undefined || count !== undefined) throw new UsageError(`${flag}: the events were already given`);
     count = positiveInt(flag, v, true);
@@ -121,6 +144,15 @@ export function parseArgs(argv: readonly string[], randomSeed: () => string = ()
         report = v;
         break;
       }
+      case '--out-dir': {
+        const v = value();
+        if (!v) throw new UsageError('--out-dir needs a folder');
+        outDir = v;
+        break;
+      }
+      case '--follow': follow = true; break;
+      case '--rate': rate = positiveInt(arg, value(), true); break;
+      case '--every': every = positiveInt(arg, value()); break;
       case '--top': top = positiveInt(arg, value()); break;
       case '--keep-running': keepRunning = true; break;
       case '--reset': reset = true; break;
@@ -128,20 +160,30 @@ export function parseArgs(argv: readonly string[], randomSeed: () => string = ()
         throw new UsageError(`unknown option "${argv[i]}"`);
     }
   }
-  if (file !== undefined) {
-    if (seed !== undefined) throw new UsageError('--seed only applies to generated events, not to --events FILE');
-    const path = resolve(file);
-    if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`--events: no such file "${file}" (a count must be a whole number)`);
-    return { source: { kind: 'file', path }, out: resolve(out), report: resolve(report), keepRunning, reset, top };
-  }
-  return {
-    source: { kind: 'generate', count: count ?? DEFAULT_COUNT, seed: seed ?? randomSeed(), days },
+  const common = {
     out: resolve(out),
+    ...(outDir !== undefined ? { outDir: resolve(outDir) } : {}),
     report: resolve(report),
     keepRunning,
     reset,
     top,
   };
+  if (!follow && (rate !== undefined || every !== undefined)) throw new UsageError(`${rate !== undefined ? '--rate' : '--every'} only applies with --follow`);
+  if (follow) {
+    if (file !== undefined || count !== undefined) throw new UsageError('--follow produces at --rate until stopped; --events and --count apply to a single run');
+    return {
+      source: { kind: 'generate', count: 0, seed: seed ?? randomSeed(), days },
+      ...common,
+      follow: { rate: rate ?? DEFAULT_RATE, everySeconds: every ?? DEFAULT_EVERY_SECONDS },
+    };
+  }
+  if (file !== undefined) {
+    if (seed !== undefined) throw new UsageError('--seed only applies to generated events, not to --events FILE');
+    const path = resolve(file);
+    if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`--events: no such file "${file}" (a count must be a whole number)`);
+    return { source: { kind: 'file', path }, ...common };
+  }
+  return { source: { kind: 'generate', count: count ?? DEFAULT_COUNT, seed: seed ?? randomSeed(), days }, ...common };
 }
 
 async function main(): Promise<number> {
@@ -162,8 +204,24 @@ async function main(): Promise<number> {
   // The SDK's notice that future releases need Node 22 is not actionable here (Node 20 is pinned).
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // Imported here so that --help and argument errors do not load the AWS SDK and friends.
-  const { runLocalPipeline } = await import('./pipeline');
-  await runLocalPipeline(options);
+  const { runLocalPipeline, InconsistentStateError } = await import('./pipeline');
+  try {
+    if (options.follow) {
+      const { runFollow } = await import('./follow');
+      await runFollow(options);
+    } else {
+      await runLocalPipeline(options);
+    }
+  } catch (e) {
+    if (e instanceof InconsistentStateError) {
+      console.error(`\n${e.message}`);
+      return 3;
+    }
+    const { recentKafkaLogLines } = await import('./resources');
+    const kafkaLines = recentKafkaLogLines();
+    if (kafkaLines.length > 0) console.error(`\nLast messages of the Kafka client (retried quietly during the run):\n${kafkaLines.map((l) => `  ${l}`).join('\n')}`);
+    throw e;
+  }
   return 0;
 }
 

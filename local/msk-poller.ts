@@ -30,6 +30,7 @@ import { randomUUID } from 'crypto';
 import { appendFileSync, mkdirSync, readFileSync } from 'fs';
 import { ConfigResourceTypes, Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage } from 'kafkajs';
 import { dirname, resolve } from 'path';
+import { quietKafkaLogCreator } from './kafka-log';
 import { localLambdaContext } from './lambda-context';
 
 /** A handler as Lambda calls it. */
@@ -226,7 +227,8 @@ export class MskPoller {
     this.kafka = new Kafka({
       clientId: `msk-poller-${options.groupId}`,
       brokers: [...options.brokers],
-      logLevel: logLevel.ERROR,
+      logLevel: logLevel.WARN,
+      logCreator: quietKafkaLogCreator,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
     });
   }
@@ -240,6 +242,16 @@ export class MskPoller {
     this.timestampType = await this.readTimestampType(this.admin);
     await this.seedPositionsFromCommittedOffsets(this.admin);
     this.consumer = this.kafka.consumer({ groupId: this.options.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
+    // kafkajs restarts its consumer after a retriable error by itself (logged quietly); one it
+    // does not restart must stop the poller loudly instead of leaving waiters hanging.
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) return;
+      this.loopError ??= payload.error;
+      this.running = false;
+      this.wake?.();
+      for (const release of [...this.unreleased]) release();
+      this.notifyWaiters();
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.options.topic], fromBeginning: this.options.startingPosition === 'TRIM_HORIZON' });
     this.loop = this.invokeLoop().catch((error) => {
@@ -284,6 +296,11 @@ export class MskPoller {
     this.consumer = undefined;
     this.admin = undefined;
     this.notifyWaiters();
+  }
+
+  /** The error that stopped the poller, if one did (it then delivers nothing more). */
+  failure(): unknown {
+    return this.loopError;
   }
 
   stats(): MskPollerStats {

@@ -8,22 +8,41 @@
  * `runLocalPipeline` is what `npm run local` runs. The stage functions are exported on their own
  * so the end-to-end test and the benchmark drive the same code with their own names and faults.
  */
-import type { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@opensearch-project/opensearch';
-import { readFileSync } from 'fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { join } from 'path';
 import type { Kafka } from 'kafkajs';
 import type { CliOptions } from './cli';
+import { allAliases, TABLE_NAMES, type TableName } from '../lambdas/indexer/tables';
 import type { ProducedMessage } from './expected';
 import { ensureLocalPrivacyKey } from './privacy-key';
 import { generateClicks, kindCounts, messagesFromFile, type ClickMessage } from './generator';
-import { formatStages, formatTopPages, writeHtmlReport, writeNdjson, type StageSummary } from './report';
 import {
+  acquisitionSummary,
+  audienceSummary,
+  formatAcquisitionSummary,
+  formatAudienceSummary,
+  formatStages,
+  formatTopPages,
+  readReportTables,
+  writeHtmlReport,
+  writeNdjson,
+  type StageSummary,
+} from './report';
+import {
+  aliasOf,
+  bucketHolds,
+  consumerStart,
+  countDocuments,
   deleteAliasIndices,
   endOffsets,
+  fetchAllDocuments,
   fetchAllRows,
   getBytes,
   kafkaClient,
   listKeys,
+  offsetSpan,
   prepareBucket,
   prepareTopic,
   produceMessages,
@@ -36,6 +55,25 @@ import {
 import { runAggregateStage, runIndexStage, runIngestStage, type IngestFaults, type IndexFaults } from './stages';
 
 export const AGGREGATES_PREFIX = 'aggregates/url_country_daily/';
+/** Every table's output (the job writes `aggregates/<table>/event_date=.../part-*.json`). */
+export const ALL_AGGREGATES_PREFIX = 'aggregates/';
+/**
+ * What the local notifier has delivered to the indexer: `{ "<key>": "<etag>" }` of the aggregate
+ * objects. In AWS the S3 notifications wait durably in SQS; here this object plays that part, so a
+ * run stopped between the Spark job and the indexer delivers the missed notifications next time.
+ */
+export const DELIVERED_KEY = 'local-notifier/delivered.json';
+
+/** The aggregate tables (SPEC §3) and the OpenSearch alias each is served from. */
+export interface ServedTable {
+  readonly table: TableName;
+  readonly alias: string;
+}
+
+/** Every table with its alias under the pipeline's alias prefix (lambdas/indexer/tables.ts). */
+export function servedTables(settings: PipelineSettings): ServedTable[] {
+  return TABLE_NAMES.map((table) => ({ table, alias: aliasOf(settings, table) }));
+}
 
 export interface PipelineClients {
   readonly kafka: Kafka;
@@ -65,7 +103,7 @@ export function exportHandlerEnvironment(settings: PipelineSettings): void {
   process.env.S3_ENDPOINT = settings.s3Endpoint;
   process.env.OPENSEARCH_ENDPOINT = settings.openSearchEndpoint;
   process.env.OPENSEARCH_AUTH = 'none';
-  process.env.OPENSEARCH_ALIAS = settings.alias;
+  process.env.OPENSEARCH_ALIAS_PREFIX = settings.aliasPrefix;
   process.env.AWS_REGION = process.env.AWS_REGION ?? 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID = process.env.AWS_ACCESS_KEY_ID ?? 'test';
   process.env.AWS_SECRET_ACCESS_KEY = process.env.AWS_SECRET_ACCESS_KEY ?? 'test';
@@ -77,6 +115,102 @@ export function exportHandlerEnvironment(settings: PipelineSettings): void {
   process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR';
   process.env.POWERTOOLS_METRICS_NAMESPACE = process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ClickstreamLocal';
   process.env.POWERTOOLS_METRICS_DISABLED = process.env.POWERTOOLS_METRICS_DISABLED ?? 'true';
+}
+
+// ------------------------------------------------------------------------------------------------
+// What the engines hold, and whether it fits together
+
+/** What each engine holds for this pipeline's names, before a run touches anything. */
+export interface EngineState {
+  readonly topicExists: boolean;
+  /** Messages the consumer group has committed, summed over partitions (0: none). */
+  readonly consumedMessages: number;
+  /** Partitions whose committed offset lies beyond the topic's end (the topic was recreated). */
+  readonly offsetsBeyondEnd: number[];
+  readonly raw: 'missing' | 'empty' | 'data';
+  readonly aggregates: 'missing' | 'empty' | 'data';
+  /** Whether the Spark job's state object exists. */
+  readonly jobState: boolean;
+  /** Documents behind the url_country_daily alias (0 when it does not exist). */
+  readonly documents: number;
+}
+
+export async function inspectEngines(clients: PipelineClients, settings: PipelineSettings): Promise<EngineState> {
+  const admin = clients.kafka.admin();
+  await admin.connect();
+  let topicExists = false;
+  let consumedMessages = 0;
+  const offsetsBeyondEnd: number[] = [];
+  try {
+    topicExists = (await admin.listTopics()).includes(settings.topic);
+    if (topicExists) {
+      const { committed, end } = await consumerStart(admin, settings.topic, settings.consumerGroup);
+      for (const [partition, offset] of committed) {
+        consumedMessages += offset;
+        if (offset > (end.get(partition) ?? 0)) offsetsBeyondEnd.push(partition);
+      }
+    } else {
+      const [entry] = await admin.fetchOffsets({ groupId: settings.consumerGroup, topics: [settings.topic] }).catch(() => []);
+      for (const { offset } of entry?.partitions ?? []) if (Number(offset) > 0) consumedMessages += Number(offset);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const rawEvents = await bucketHolds(clients.s3, settings.rawBucket, 'events/');
+  const raw = rawEvents === 'data' ? 'data' : (await bucketHolds(clients.s3, settings.rawBucket, 'quarantine/')) === 'data' ? 'data' : rawEvents;
+  const aggregates = await bucketHolds(clients.s3, settings.aggregatesBucket, ALL_AGGREGATES_PREFIX);
+  const jobState = aggregates !== 'missing' && (await bucketHolds(clients.s3, settings.aggregatesBucket, 'state/')) === 'data';
+  const documents = await countDocuments(clients.openSearch, aliasOf(settings));
+  return { topicExists, consumedMessages, offsetsBeyondEnd, raw, aggregates, jobState, documents };
+}
+
+/**
+ * The ways the engines' data can fail to fit together (one engine lost its data, or was reset on
+ * its own). Each item says what was found; an empty list means the state is consistent. A state
+ * a crash can leave (raw data not yet aggregated, aggregates not yet indexed, a batch written and
+ * not committed) is consistent: the next run finishes it.
+ */
+export function findInconsistencies(state: EngineState, settings: PipelineSettings): string[] {
+  const problems: string[] = [];
+  const where = (s: 'missing' | 'empty' | 'data') => (s === 'missing' ? 'does not exist' : 'is empty');
+  if (state.consumedMessages > 0 && state.raw !== 'data') {
+    problems.push(`Kafka: consumer group ${settings.consumerGroup} has consumed ${state.consumedMessages.toLocaleString('en-US')} messages of topic ${settings.topic}, but the raw bucket ${settings.rawBucket} ${where(state.raw)}: those messages will not be read again`);
+  }
+  if (state.offsetsBeyondEnd.length > 0) {
+    problems.push(`Kafka: consumer group ${settings.consumerGroup} has committed offsets beyond the end of topic ${settings.topic} (partitions ${state.offsetsBeyondEnd.join(', ')}): the topic was deleted and created again, and new messages there would be skipped`);
+  }
+  if (state.raw === 'data' && !state.topicExists) {
+    problems.push(`S3: the raw bucket ${settings.rawBucket} holds events, but the topic ${settings.topic} does not exist any more`);
+  }
+  if ((state.jobState || state.aggregates === 'data') && state.raw !== 'data') {
+    problems.push(`S3: the aggregates bucket ${settings.aggregatesBucket} holds ${state.jobState ? "the Spark job's state" : 'aggregates'}, but the raw bucket ${settings.rawBucket} ${where(state.raw)}`);
+  }
+  if (state.documents > 0 && state.aggregates !== 'data') {
+    problems.push(`OpenSearch: the alias ${aliasOf(settings)} holds ${state.documents.toLocaleString('en-US')} documents, but the aggregates bucket ${settings.aggregatesBucket} ${where(state.aggregates)}`);
+  }
+  return problems;
+}
+
+/** A run refused because the engines' data does not fit together. */
+export class InconsistentStateError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super([
+      'The local engines hold data that does not fit together:',
+      ...problems.map((p) => `  - ${p}`),
+      'A run now would mix old and new data and show wrong numbers, so it stops here.',
+      'Start over with:  npm run local -- --reset   (deletes the topic and its consumer group, both buckets',
+      'with the Spark job\'s state, and the index; every engine is then empty together)',
+    ].join('\n'));
+    this.name = 'InconsistentStateError';
+  }
+}
+
+/** Throws InconsistentStateError when the engines' data does not fit together. */
+export async function checkConsistency(clients: PipelineClients, settings: PipelineSettings): Promise<EngineState> {
+  const state = await inspectEngines(clients, settings);
+  const problems = findInconsistencies(state, settings);
+  if (problems.length > 0) throw new InconsistentStateError(problems);
+  return state;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -100,11 +234,11 @@ export async function setupResources(clients: PipelineClients, settings: Pipelin
   }
   const buckets: Record<string, string> = {};
   for (const bucket of [settings.rawBucket, settings.aggregatesBucket]) buckets[bucket] = await prepareBucket(clients.s3, bucket, reset);
-  if (reset) await deleteAliasIndices(clients.openSearch, settings.alias);
+  if (reset) for (const alias of allAliases(settings.aliasPrefix)) await deleteAliasIndices(clients.openSearch, alias);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { provisionSearch } = require('../lambdas/search-provisioner/core') as typeof import('../lambdas/search-provisioner/core');
   const provisioned = await provisionSearch(clients.openSearch, {
-    alias: settings.alias,
+    aliasPrefix: settings.aliasPrefix,
     generation: 1,
     replicas: 0,
     configureSecurity: false,
@@ -112,7 +246,8 @@ export async function setupResources(clients: PipelineClients, settings: Pipelin
     indexerRoleArns: [],
     analystRoleArns: [],
   });
-  return { topic, buckets, index: JSON.stringify(provisioned.index) };
+  const aliases = Object.values(provisioned.indices).map((i) => i.alias);
+  return { topic, buckets, index: aliases.every((a) => a === aliases[0]) ? `${aliases.length} aliases ${aliases[0]}` : aliases.join(' ') };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -198,6 +333,92 @@ export async function countLines(s3: S3Client, bucket: string, keys: readonly st
 }
 
 // ------------------------------------------------------------------------------------------------
+// Notifications of new aggregate objects (the local stand-in for the durable SQS queue)
+
+async function readDelivered(s3: S3Client, bucket: string): Promise<Record<string, string>> {
+  try {
+    return JSON.parse((await getBytes(s3, bucket, DELIVERED_KEY)).toString('utf8')) as Record<string, string>;
+  } catch (e) {
+    if ((e as { name?: string }).name === 'NoSuchKey') return {};
+    throw e;
+  }
+}
+
+export interface DeliveryResult {
+  /** Aggregate objects new or replaced since the last delivery, one notification each. */
+  readonly keys: string[];
+  readonly notifications: number;
+  readonly redeliveries: number;
+  /** Rows (lines) in those objects. */
+  readonly rows: number;
+}
+
+/**
+ * Delivers a notification for every aggregate object (any table) that the indexer has not seen in
+ * its current version, then records them as delivered. Objects written by a Spark job whose run
+ * stopped before its notifications went out are delivered now, as SQS would deliver them late.
+ */
+export async function deliverPendingNotifications(clients: PipelineClients, settings: PipelineSettings, log: Log, faults?: IndexFaults): Promise<DeliveryResult> {
+  const delivered = await readDelivered(clients.s3, settings.aggregatesBucket);
+  const objects = await listKeys(clients.s3, settings.aggregatesBucket, ALL_AGGREGATES_PREFIX);
+  const keys = objects.filter((o) => delivered[o.key] !== o.etag).map((o) => o.key);
+  if (keys.length === 0) return { keys, notifications: 0, redeliveries: 0, rows: 0 };
+  const index = await runIndexStage({ settings, bucket: settings.aggregatesBucket, keys, log, faults });
+  const rows = await countLines(clients.s3, settings.aggregatesBucket, keys.filter((k) => !k.endsWith('/_SUCCESS')));
+  const now: Record<string, string> = {};
+  for (const o of objects) if (o.etag !== undefined) now[o.key] = o.etag;
+  await clients.s3.send(new PutObjectCommand({ Bucket: settings.aggregatesBucket, Key: DELIVERED_KEY, Body: JSON.stringify(now), ContentType: 'application/json' }));
+  return { keys, notifications: index.notifications, redeliveries: index.redeliveries, rows };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Read-back: what the raw zone holds for a range of offsets, and every table's documents
+
+export interface ConsumedCounts {
+  /** Messages in the offset range (what the event source mapping delivered). */
+  readonly consumed: number;
+  readonly stored: number;
+  readonly quarantined: number;
+  readonly byReason: Map<string, number>;
+}
+
+/**
+ * Stored and quarantined messages in the raw bucket for the offset range, each (partition, offset)
+ * counted once (a batch redelivered after a crash may have written some records twice, in objects
+ * of another offset range; the Spark job counts them once too).
+ */
+export async function consumedCounts(s3: S3Client, settings: PipelineSettings, from: Map<number, number>, to: Map<number, number>): Promise<ConsumedCounts> {
+  const raw = await readRawZone(s3, settings, from, to);
+  const coordinates = (r: Record<string, unknown>) => {
+    const kafka = r.kafka as { partition?: number; offset?: number } | undefined;
+    return `${String(r.partition ?? kafka?.partition)}:${String(r.offset ?? kafka?.offset)}`;
+  };
+  const stored = new Set(raw.events.map(({ record }) => coordinates(record)));
+  const quarantined = new Map<string, string>();
+  for (const { record } of raw.quarantined) quarantined.set(coordinates(record), String(record.reason));
+  const byReason = new Map<string, number>();
+  for (const reason of quarantined.values()) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+  return { consumed: offsetSpan(from, to), stored: stored.size, quarantined: quarantined.size, byReason };
+}
+
+/** Writes `<dir>/<table>.ndjson` for every table, read back from its alias. */
+export async function writeTableFiles(os: Client, dir: string, tables: readonly ServedTable[]): Promise<Array<{ table: string; file: string; documents: number | 'no alias' }>> {
+  mkdirSync(dir, { recursive: true });
+  const out: Array<{ table: string; file: string; documents: number | 'no alias' }> = [];
+  for (const { table, alias } of tables) {
+    const file = join(dir, `${table}.ndjson`);
+    const docs = await fetchAllDocuments(os, alias);
+    if (docs === undefined) {
+      out.push({ table, file, documents: 'no alias' });
+      continue;
+    }
+    writeFileSync(file, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+    out.push({ table, file, documents: docs.length });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
 // The whole run (npm run local)
 
 function secondsSince(start: number): number {
@@ -217,17 +438,50 @@ export interface RunOptions {
   readonly indexFaults?: IndexFaults;
 }
 
+/** The figures of the consume stage, with the messages other producers wrote beside ours. */
+export function consumeFigures(produced: number, counts: ConsumedCounts, ingest: { batches: number; redeliveries: number }): Array<[string, string | number]> {
+  const others = counts.consumed - produced;
+  return [
+    ['consumed', counts.consumed],
+    ...(others !== 0 ? [[`  of which not produced by this run`, others] as [string, number]] : []),
+    ['batches', ingest.batches],
+    ['redelivered', ingest.redeliveries],
+    ['stored', counts.stored],
+    ['quarantined', counts.quarantined],
+    ...[...counts.byReason].sort((a, b) => b[1] - a[1]).map(([r, n]) => [`  ${r}`, n] as [string, number]),
+  ];
+}
+
 export async function runLocalPipeline(options: CliOptions, run: RunOptions = {}): Promise<void> {
   const log = run.log ?? ((line: string) => console.log(line));
   const settings = run.settings ?? settingsFromEnv();
   exportHandlerEnvironment(settings);
   const clients = createClients(settings);
-  const stages: StageSummary[] = [];
+  try {
+    await runOnce(options, run, settings, clients, log);
+  } finally {
+    clients.s3.destroy();
+    await clients.openSearch.close();
+  }
+}
 
-  log(`\n[setup] topic ${settings.topic} (${settings.partitions} partitions), buckets ${settings.rawBucket} and ${settings.aggregatesBucket}, alias ${settings.alias}${options.reset ? ' — reset' : ''}`);
+async function runOnce(options: CliOptions, run: RunOptions, settings: PipelineSettings, clients: PipelineClients, log: Log): Promise<void> {
+  const stages: StageSummary[] = [];
+  const urlAlias = aliasOf(settings);
+
+  log(`\n[setup] topic ${settings.topic} (${settings.partitions} partitions), buckets ${settings.rawBucket} and ${settings.aggregatesBucket}, aliases ${settings.aliasPrefix}-*${options.reset ? ' — reset' : ''}`);
   let t = Date.now();
+  if (!options.reset) await checkConsistency(clients, settings);
   const setup = await setupResources(clients, settings, options.reset);
-  stages.push({ stage: 'setup', seconds: secondsSince(t), figures: [['topic', setup.topic], ...Object.entries(setup.buckets)] });
+  stages.push({ stage: 'setup', seconds: secondsSince(t), figures: [['topic', setup.topic], ...Object.entries(setup.buckets), ['index', setup.index]] });
+  const admin = clients.kafka.admin();
+  await admin.connect();
+  let from: Map<number, number>;
+  try {
+    from = (await consumerStart(admin, settings.topic, settings.consumerGroup)).start;
+  } finally {
+    await admin.disconnect();
+  }
 
   const messages = messagesFor(options, settings.partitions);
   const source = options.source.kind === 'file'
@@ -239,64 +493,69 @@ export async function runLocalPipeline(options: CliOptions, run: RunOptions = {}
   stages.push({ stage: 'produce', seconds: produced.seconds, figures: [['produced', messages.length], ...kinds.map(([k, v]) => [`of which ${k}`, v] as [string, number])] });
   log(`  ${messages.length} messages in ${produced.seconds.toFixed(1)}s`);
 
-  log('\n[ingest] local MSK event source mapping -> ingest handler -> raw bucket');
+  // Everything in the topic now: this run's messages, and what any other producer (kcat, a
+  // previous run that stopped early) wrote that the consumer group has not consumed yet.
+  const until = produced.after;
+  const waiting = offsetSpan(from, until);
+  log(`\n[ingest] local MSK event source mapping -> ingest handler -> raw bucket (${waiting.toLocaleString('en-US')} messages to consume)`);
   t = Date.now();
-  const ingest = await runIngestStage({ settings, until: produced.after, log, faults: run.ingestFaults });
-  // Counted from what is in the raw bucket for this run's offsets, not from what the handler said.
-  const raw = await readRawZone(clients.s3, settings, produced.before, produced.after);
-  const byReason = new Map<string, number>();
-  for (const q of raw.quarantined) byReason.set(String(q.record.reason), (byReason.get(String(q.record.reason)) ?? 0) + 1);
-  const quarantined = raw.quarantined.length;
-  const stored = raw.events.length;
-  if (stored + quarantined !== messages.length) {
-    log(`  WARNING: ${messages.length} produced but ${stored} stored + ${quarantined} quarantined`);
+  const ingest = await runIngestStage({ settings, until, log, faults: run.ingestFaults });
+  // Counted from what is in the raw bucket for the consumed offsets, not from what the handler said.
+  const counts = await consumedCounts(clients.s3, settings, from, until);
+  if (counts.stored + counts.quarantined !== counts.consumed) {
+    log(`  WARNING: ${counts.consumed} consumed but ${counts.stored} stored + ${counts.quarantined} quarantined`);
   }
-  stages.push({ stage: 'ingest', seconds: secondsSince(t), figures: [
-    ['batches', ingest.batches], ['redelivered', ingest.redeliveries], ['stored', stored], ['quarantined', quarantined],
-    ...[...byReason].sort((a, b) => b[1] - a[1]).map(([r, n]) => [`  ${r}`, n] as [string, number]),
-  ] });
-  log(`  stored ${stored}, quarantined ${quarantined}${byReason.size ? ` (${[...byReason].map(([r, n]) => `${r}: ${n}`).join(', ')})` : ''} in ${secondsSince(t).toFixed(1)}s`);
+  stages.push({ stage: 'ingest', seconds: secondsSince(t), figures: consumeFigures(messages.length, counts, ingest) });
+  const others = counts.consumed - messages.length;
+  log(`  consumed ${counts.consumed}${others > 0 ? ` (${others} not produced by this run)` : ''}: stored ${counts.stored}, quarantined ${counts.quarantined}${counts.byReason.size ? ` (${[...counts.byReason].map(([r, n]) => `${r}: ${n}`).join(', ')})` : ''} in ${secondsSince(t).toFixed(1)}s`);
 
   log('\n[aggregate] glue-scripts/aggregate_clicks.py on local Spark');
   t = Date.now();
-  const before = await listKeys(clients.s3, settings.aggregatesBucket, AGGREGATES_PREFIX);
   const aggregate = await runAggregateStage({ settings, log });
-  const after = await listKeys(clients.s3, settings.aggregatesBucket, AGGREGATES_PREFIX);
-  const known = new Map(before.map((k) => [k.key, k.etag]));
-  const newKeys = after.filter((k) => known.get(k.key) !== k.etag).map((k) => k.key);
   stages.push({ stage: 'aggregate', seconds: secondsSince(t), figures: [
-    ['dates recomputed', aggregate.dates.length ? aggregate.dates.join(' ') : 'none'], ['dates written', aggregate.datesWritten.length], ['rows', aggregate.rowsWritten], ['new objects', newKeys.length],
+    ['dates recomputed', aggregate.dates.length ? aggregate.dates.join(' ') : 'none'], ['dates written', aggregate.datesWritten.length], ['rows', aggregate.rowsWritten],
   ] });
-  log(`  dates recomputed: ${aggregate.dates.length ? aggregate.dates.join(', ') : 'none (no new input)'}; ${aggregate.rowsWritten} rows in ${newKeys.length} new objects (${secondsSince(t).toFixed(1)}s)`);
+  log(`  dates recomputed: ${aggregate.dates.length ? aggregate.dates.join(', ') : 'none (no new input)'}; ${aggregate.rowsWritten} rows (${secondsSince(t).toFixed(1)}s)`);
 
   log('\n[index] S3 notifications -> indexer handler -> OpenSearch');
   t = Date.now();
-  const index = await runIndexStage({ settings, bucket: settings.aggregatesBucket, keys: newKeys, log, faults: run.indexFaults });
-  const delivered = await countLines(clients.s3, settings.aggregatesBucket, newKeys);
-  const rows = await fetchAllRows(clients.openSearch, settings.alias);
+  const delivery = await deliverPendingNotifications(clients, settings, log, run.indexFaults);
+  const rows = await fetchAllRows(clients.openSearch, urlAlias);
   stages.push({ stage: 'index', seconds: secondsSince(t), figures: [
-    ['notifications', index.notifications], ['redelivered', index.redeliveries], ['rows indexed', delivered], ['documents in the index', rows.length],
+    ['notifications', delivery.notifications], ['redelivered', delivery.redeliveries], ['rows indexed', delivery.rows], ['documents in the index', rows.length],
   ] });
-  log(`  ${delivered} rows of ${index.notifications} objects indexed; the index holds ${rows.length} documents (${secondsSince(t).toFixed(1)}s)`);
+  log(`  ${delivery.rows} rows of ${delivery.notifications} objects indexed; ${urlAlias} holds ${rows.length} documents (${secondsSince(t).toFixed(1)}s)`);
 
   t = Date.now();
-  const top = await queryTopPagesByCountry(clients.openSearch, settings.alias, options.top);
+  const top = await queryTopPagesByCountry(clients.openSearch, urlAlias, options.top);
   stages.push({ stage: 'query', seconds: secondsSince(t), figures: [['countries', top.length]] });
 
   log('\n[summary]');
   log(formatStages(stages));
-  log(`\nTop pages by clicks per country (from OpenSearch alias ${settings.alias}, all dates)`);
+  log(`\nTop pages by clicks per country (from OpenSearch alias ${urlAlias}, all dates)`);
   log(formatTopPages(top));
+  // The other tables, read back from their indices: a short summary here, charts in the report.
+  const tables = await readReportTables(clients.openSearch, Object.fromEntries(servedTables(settings).map(({ table, alias }) => [table, alias])) as Record<TableName, string>);
+  log(`\n${formatAudienceSummary(audienceSummary(tables))}`);
+  log(`\n${formatAcquisitionSummary(acquisitionSummary(tables))}`);
   writeNdjson(options.out, rows);
   const endpoints: Array<[string, string]> = options.keepRunning ? [
     ['Kafka', settings.brokers.join(',')], ['S3', settings.s3Endpoint], ['OpenSearch', settings.openSearchEndpoint],
   ] : [];
-  writeHtmlReport(options.report, { title: 'Clickstream — local pipeline run', generatedAt: new Date().toISOString(), stages, rows, topPagesByCountry: top, endpoints });
+  writeHtmlReport(options.report, { title: 'Clickstream — local pipeline run', generatedAt: new Date().toISOString(), stages, rows, topPagesByCountry: top, tables, endpoints });
   log(`\nAggregates (NDJSON): ${options.out}\nHTML report:        ${options.report}`);
+  if (options.outDir) await logTableFiles(clients, settings, options.outDir, log);
   if (options.keepRunning) {
     log('\nEndpoints (the engines keep running):');
     for (const [k, v] of endpoints) log(`  ${k.padEnd(11)} ${v}`);
     log(`  raw zone    aws --endpoint-url ${settings.s3Endpoint} s3 ls s3://${settings.rawBucket}/ --recursive`);
-    log(`  documents   curl '${settings.openSearchEndpoint}/${settings.alias}/_search?size=5&sort=clicks:desc'`);
+    log(`  documents   curl '${settings.openSearchEndpoint}/${urlAlias}/_search?size=5&sort=clicks:desc'`);
   }
+}
+
+/** `--out-dir`: every table's documents, and a line per file. */
+export async function logTableFiles(clients: PipelineClients, settings: PipelineSettings, dir: string, log: Log): Promise<void> {
+  const files = await writeTableFiles(clients.openSearch, dir, servedTables(settings));
+  log(`Tables (NDJSON):    ${dir}/`);
+  for (const f of files) log(`  ${`${f.table}.ndjson`.padEnd(28)} ${f.documents === 'no alias' ? '(not written: the alias does not exist)' : `${f.documents.toLocaleString('en-US')} documents`}`);
 }

@@ -15,8 +15,12 @@ import {
 import type { Client } from '@opensearch-project/opensearch';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { gunzipSync } from 'zlib';
+import { DEFAULT_ALIAS_PREFIX, tableAlias, type TableName } from '../lambdas/indexer/tables';
 import type { ProducedMessage } from './expected';
 import type { ClickMessage } from './generator';
+import { quietKafkaLogCreator } from './kafka-log';
+
+export { recentKafkaLogLines } from './kafka-log';
 import type { AggregateRow, CountryTopPages } from './report';
 
 /** Names and endpoints of one local pipeline. */
@@ -29,7 +33,13 @@ export interface PipelineSettings {
   readonly consumerGroup: string;
   readonly rawBucket: string;
   readonly aggregatesBucket: string;
-  readonly alias: string;
+  /** Prefix of the OpenSearch aliases: `<prefix>-<table>` per table (lambdas/indexer/tables.ts). */
+  readonly aliasPrefix: string;
+}
+
+/** The alias a table is served from (by default the page table, `<prefix>-url-country-daily`). */
+export function aliasOf(settings: Pick<PipelineSettings, 'aliasPrefix'>, table: TableName = 'url_country_daily'): string {
+  return tableAlias(table, settings.aliasPrefix);
 }
 
 /** Settings from the environment that `local-stack/env.sh` sets (same defaults as there). */
@@ -43,7 +53,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineS
     consumerGroup: env.CLICKSTREAM_CONSUMER_GROUP ?? 'clickstream-ingest-local',
     rawBucket: env.RAW_BUCKET ?? 'clickstream-raw',
     aggregatesBucket: env.AGGREGATES_BUCKET ?? 'clickstream-aggregates',
-    alias: env.OPENSEARCH_ALIAS ?? 'clickstream-url-country-daily',
+    aliasPrefix: env.OPENSEARCH_ALIAS_PREFIX ?? DEFAULT_ALIAS_PREFIX,
   };
 }
 
@@ -51,7 +61,8 @@ export function kafkaClient(settings: PipelineSettings, clientId = 'clickstream-
   return new Kafka({
     clientId,
     brokers: [...settings.brokers],
-    logLevel: logLevel.ERROR,
+    logLevel: logLevel.WARN,
+    logCreator: quietKafkaLogCreator,
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
   });
 }
@@ -123,6 +134,31 @@ export async function prepareTopic(admin: Admin, settings: PipelineSettings, res
 export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, number>> {
   const offsets = await admin.fetchTopicOffsets(topic);
   return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+}
+
+/**
+ * Where the consumer group goes on from, per partition: its committed offset, or the partition's
+ * first offset (TRIM_HORIZON) when it has committed nothing there. Also the current end offsets.
+ */
+export async function consumerStart(admin: Admin, topic: string, groupId: string): Promise<{ start: Map<number, number>; end: Map<number, number>; committed: Map<number, number> }> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const committed = new Map<number, number>();
+  for (const { partition, offset } of entry?.partitions ?? []) if (Number(offset) >= 0) committed.set(partition, Number(offset));
+  const start = new Map<number, number>();
+  const end = new Map<number, number>();
+  for (const o of offsets) {
+    start.set(o.partition, Math.max(committed.get(o.partition) ?? Number(o.low), Number(o.low)));
+    end.set(o.partition, Number(o.high));
+  }
+  return { start, end, committed };
+}
+
+/** Messages between two offset maps (sum over partitions of `to - from`). */
+export function offsetSpan(from: ReadonlyMap<number, number>, to: ReadonlyMap<number, number>): number {
+  let n = 0;
+  for (const [partition, end] of to) n += Math.max(0, end - (from.get(partition) ?? 0));
+  return n;
 }
 
 export interface ProduceProgress {
@@ -206,6 +242,17 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
   return out;
 }
 
+/** Whether the bucket exists, and whether anything is stored under the prefix. */
+export async function bucketHolds(s3: S3Client, bucket: string, prefix: string): Promise<'missing' | 'empty' | 'data'> {
+  try {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }));
+    return (page.KeyCount ?? page.Contents?.length ?? 0) > 0 ? 'data' : 'empty';
+  } catch (e) {
+    if ((e as { name?: string }).name === 'NoSuchBucket') return 'missing';
+    throw e;
+  }
+}
+
 export async function deletePrefix(s3: S3Client, bucket: string, prefix: string): Promise<number> {
   const keys = await listKeys(s3, bucket, prefix);
   for (let i = 0; i < keys.length; i += 1000) {
@@ -246,6 +293,42 @@ export async function deleteAliasIndices(os: Client, alias: string): Promise<str
   const indices = Object.keys(res.body as Record<string, unknown>);
   if (indices.length > 0) await os.indices.delete({ index: indices.join(',') });
   return indices;
+}
+
+/** Documents behind the alias; 0 when the alias does not exist. */
+export async function countDocuments(os: Client, alias: string): Promise<number> {
+  const exists = await os.indices.existsAlias({ name: alias });
+  if (!exists.body) return 0;
+  await os.indices.refresh({ index: alias });
+  const res = await os.count({ index: alias });
+  return Number((res.body as { count: number }).count);
+}
+
+/**
+ * Every document behind the alias as it is stored (any table), read with a scroll and sorted by
+ * its string and date fields in field order (the grain comes first in every table), so the file
+ * is the same whatever order OpenSearch returns. An alias that does not exist gives undefined.
+ */
+export async function fetchAllDocuments(os: Client, alias: string, pageSize = 5000): Promise<Array<Record<string, unknown>> | undefined> {
+  const exists = await os.indices.existsAlias({ name: alias });
+  if (!exists.body) return undefined;
+  await os.indices.refresh({ index: alias });
+  const docs: Array<Record<string, unknown>> = [];
+  let res = await os.search({ index: alias, scroll: '1m', body: { size: pageSize, sort: ['_doc'] } });
+  let scrollId = (res.body as { _scroll_id?: string })._scroll_id;
+  try {
+    for (;;) {
+      const hits = (res.body as unknown as { hits: { hits: Array<{ _source: Record<string, unknown> }> } }).hits.hits;
+      for (const h of hits) docs.push(h._source);
+      if (hits.length < pageSize || !scrollId) break;
+      res = await os.scroll({ scroll_id: scrollId, scroll: '1m' });
+      scrollId = (res.body as { _scroll_id?: string })._scroll_id ?? scrollId;
+    }
+  } finally {
+    if (scrollId) await os.clearScroll({ scroll_id: scrollId }).catch(() => undefined);
+  }
+  const sortKey = (d: Record<string, unknown>) => Object.values(d).filter((v) => typeof v === 'string' || v === null).map((v) => String(v ?? '')).join('\u0000');
+  return docs.map((d) => [sortKey(d), d] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, d]) => d);
 }
 
 function toRow(source: Record<string, unknown>): AggregateRow {

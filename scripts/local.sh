@@ -54,7 +54,8 @@ fi
 trap stop_started EXIT
 
 step "pipeline"
-KAFKAJS_NO_PARTITIONER_WARNING=1 npx tsx local/cli.ts "$@"
+# tsx itself (not npx): it hands Ctrl-C to the pipeline and waits for it to stop cleanly.
+KAFKAJS_NO_PARTITIONER_WARNING=1 node_modules/.bin/tsx local/cli.ts "$@"
 rc=$?
 if [ "$keep_running" = 1 ]; then
   echo

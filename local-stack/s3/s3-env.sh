@@ -13,6 +13,10 @@ S3PROXY_JAR="$S3PROXY_HOME/s3proxy-$S3PROXY_VERSION-jar-with-dependencies.jar"
 S3_INSTANCE="${S3_INSTANCE:-s3}"
 # Where the buckets live (one folder each).
 S3_DATA_DIR="${S3_DATA_DIR:-$LOCAL_STACK_HOME/data/$S3_INSTANCE}"
+# The blob store: `filesystem-nio2` (on disk, the default) or `transient` (in memory, lost at a
+# stop; what the server used before, kept to measure what the disk costs, see docs/local-pipeline.md).
+S3_STORE="${S3_STORE:-filesystem-nio2}"
+case "$S3_STORE" in filesystem-nio2|transient) ;; *) echo "ERROR: S3_STORE must be filesystem-nio2 or transient, got $S3_STORE" >&2; exit 1 ;; esac
 # Objects are on disk; the heap holds requests in flight and listings.
 S3_HEAP="${S3_HEAP:-512m}"
 

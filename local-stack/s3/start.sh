@@ -23,7 +23,7 @@ s3proxy.endpoint=http://127.0.0.1:$S3_PORT
 s3proxy.authorization=aws-v2-or-v4
 s3proxy.identity=$AWS_ACCESS_KEY_ID
 s3proxy.credential=$AWS_SECRET_ACCESS_KEY
-jclouds.provider=filesystem-nio2
+jclouds.provider=$S3_STORE
 jclouds.filesystem.basedir=$S3_DATA_DIR
 jclouds.identity=$AWS_ACCESS_KEY_ID
 jclouds.credential=$AWS_SECRET_ACCESS_KEY
@@ -31,6 +31,6 @@ PROPERTIES
 
 stack_spawn "$S3_INSTANCE" "$JAVA_HOME/bin/java" "-Xmx$S3_HEAP" -XX:+UseSerialGC \
   -jar "$S3PROXY_JAR" --properties "$conf"
-stack_log "$S3_INSTANCE: starting $(s3_version) (pid $(cat "$(stack_pid_file "$S3_INSTANCE")")), data in $S3_DATA_DIR, log $(stack_log_file "$S3_INSTANCE")"
+stack_log "$S3_INSTANCE: starting $(s3_version) (pid $(cat "$(stack_pid_file "$S3_INSTANCE")")), $([ "$S3_STORE" = transient ] && echo "data in memory" || echo "data in $S3_DATA_DIR"), log $(stack_log_file "$S3_INSTANCE")"
 stack_wait_ready "$S3_INSTANCE" "${S3_START_TIMEOUT:-60}" s3_answers || exit 1
 stack_log "$S3_INSTANCE: ready at $S3_ENDPOINT"

@@ -33,7 +33,7 @@ import {
   type PipelineClients,
 } from '../../local/pipeline';
 import { renderHtmlReport, topPagesByCountryFromRows } from '../../local/report';
-import { fetchAllRows, listKeys, settingsFromEnv, type PipelineSettings } from '../../local/resources';
+import { aliasOf, fetchAllRows, listKeys, settingsFromEnv, type PipelineSettings } from '../../local/resources';
 import type { IndexRunnerArgs, IngestRunnerArgs } from '../../local/stage-runner';
 import { runAggregateStage, type IndexStageResult, type IngestStageResult } from '../../local/stages';
 import { ensureEngines, uniqueName } from '../support/engines';
@@ -98,7 +98,7 @@ beforeAll(async () => {
     consumerGroup: `${name}-ingest`,
     rawBucket: `${name}-raw`,
     aggregatesBucket: `${name}-agg`,
-    alias: `${name}-daily`,
+    aliasPrefix: name,
   };
   exportHandlerEnvironment(settings);
   clients = createClients(settings);
@@ -188,7 +188,7 @@ describe('the local pipeline, end to end', () => {
     });
     expect(index.notifications).toBe(secondKeys.length * 2 + firstKeys.length);
 
-    const served = await fetchAllRows(clients.openSearch, settings.alias);
+    const served = await fetchAllRows(clients.openSearch, aliasOf(settings));
     expect(diffRows(expected.rows, served)).toEqual([]);
     expect(served.length).toBe(expected.rows.length);
   }, 6 * 60_000);
@@ -219,14 +219,14 @@ describe('the local pipeline, end to end', () => {
     for (const key of untouched) expect(objects1.get(key)).toBe(objects0.get(key));
 
     await runStage('index', { settings, bucket: settings.aggregatesBucket, keys: changed, deadLetterFile: join(ARTIFACTS, 'e2e-indexer-dlq.ndjson') });
-    const served = await fetchAllRows(clients.openSearch, settings.alias);
+    const served = await fetchAllRows(clients.openSearch, aliasOf(settings));
     const expected = expectation();
     expect(diffRows(expected.rows, served)).toEqual([]);
     expect(firstStream.messages.length + messages.length).toBe(producedSoFar.length);
   }, 5 * 60_000);
 
   it('renders an HTML report that headless Chromium shows with its charts', async () => {
-    const rows = await fetchAllRows(clients.openSearch, settings.alias);
+    const rows = await fetchAllRows(clients.openSearch, aliasOf(settings));
     mkdirSync(ARTIFACTS, { recursive: true });
     const html = join(ARTIFACTS, 'e2e-report.html');
     const png = join(ARTIFACTS, 'e2e-report.png');
