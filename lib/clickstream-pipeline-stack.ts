@@ -183,7 +183,7 @@ export class ClickstreamPipelineStack extends Stack {
     output('RawEventsBucketName', this.rawEventsBucket.bucketName,
       'S3 bucket of the raw zone: events/dt=YYYY-MM-DD/hr=HH/ and quarantine/dt=YYYY-MM-DD/');
     output('AggregatesBucketName', this.aggregatesBucket.bucketName,
-      'S3 bucket of the daily aggregates (aggregates/url_country_daily/event_date=YYYY-MM-DD/) and the Glue job state');
+      'S3 bucket of the analytics tables (aggregates/<table>/event_date=YYYY-MM-DD/) and the Glue job state');
     output('GlueJobName', this.processing.job.ref,
       'Glue aggregation job: npm run job:start -- --job-name <this> (or GLUE_JOB_NAME=<this>), aws glue start-job-run / get-job-runs --job-name <this>');
     output('GlueJobOutputLogGroupName', this.processing.outputLogGroup.logGroupName,
@@ -191,7 +191,7 @@ export class ClickstreamPipelineStack extends Stack {
     output('GlueJobErrorLogGroupName', this.processing.errorLogGroup.logGroupName,
       'Log group of the Glue job runs\' system and Spark logs, one stream per run id and driver or executor');
     output('GlueDatabaseName', this.processing.database.ref,
-      'Glue Data Catalog database with the raw_events and url_country_daily tables (partition projection) for Athena');
+      'Glue Data Catalog database with raw_events and the five analytics tables (partition projection) for Athena');
     output('AthenaWorkGroupName', this.processing.workGroup.ref,
       'Athena workgroup for SQL over the raw events and the aggregates (results encrypted and kept by the workgroup)');
     output('PrivacyKeySecretArn', this.privacyKey.secret.secretArn,

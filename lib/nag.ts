@@ -186,7 +186,7 @@ export function pipelineNagAcknowledgements(config: PipelineConfig): NagAcknowle
       rule: /^AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]*Bucket[0-9A-F]{8}\.Arn>\/[a-z_\/=-]+\/\*\]$/,
       path: /(^|\/)([A-Za-z0-9]*ExecutionRole\/DefaultPolicy|JobPolicy)\/Resource$/,
       reason: 'Object keys are not known in advance: each function or job may read or write only the objects under its own ' +
-        'fixed prefixes (e.g. events/, quarantine/, aggregates/url_country_daily/, state/url_country_daily/) of one bucket.',
+        'fixed prefixes (e.g. events/, quarantine/, aggregates/, state/aggregate-clicks/) of one bucket.',
     },
     // --- Ingest (lib/ingest.ts) ----------------------------------------------------------------------
     {

@@ -1,8 +1,8 @@
 /**
- * The processing stage: the scheduled Glue Spark job that turns the raw zone into daily
- * per-(page_url, country) aggregates (glue-scripts/aggregate_clicks.py, SPEC section 3), and
- * what analysts need to query both with SQL (Glue Data Catalog tables with partition projection,
- * an Athena workgroup). Decisions: docs/processing.md.
+ * The processing stage: the scheduled Glue Spark job that turns the raw zone into the five tables
+ * of the web analytics model (SPEC section 3: the `clickstream_job` package in glue-scripts/, run
+ * by glue-scripts/aggregate_clicks.py), and what analysts need to query them with SQL (Glue Data
+ * Catalog tables with partition projection, an Athena workgroup). Decisions: docs/processing.md.
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
@@ -15,6 +15,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { createHash } from 'crypto';
 import * as path from 'path';
+import { TABLE_NAMES, TABLES, type FieldSpec, type TableName } from '../lambdas/indexer/tables';
 import { PrivacyKey } from './privacy';
 import { REPO_ROOT, SecureBucket } from './secure-defaults';
 
@@ -29,11 +30,11 @@ export interface ProcessingStageProps {
   /** Prefix of the raw events in the raw bucket.
    *  @default 'events/' */
   readonly rawEventsPrefix?: string;
-  /** Prefix of the aggregate output in the aggregates bucket.
-   *  @default 'aggregates/url_country_daily/' */
+  /** Root of the job's output in the aggregates bucket: `<prefix><table>/event_date=YYYY-MM-DD/part-*.json`.
+   *  @default 'aggregates/' (where the indexer listens) */
   readonly aggregatesPrefix?: string;
   /** Prefix of the job state (`state.json`) in the aggregates bucket.
-   *  @default 'state/url_country_daily/' */
+   *  @default 'state/aggregate-clicks/' */
   readonly statePrefix?: string;
   /** Name of the Glue job.
    *  @default `<stack name>-aggregate-clicks` */
@@ -92,8 +93,8 @@ export interface ProcessingStageProps {
 }
 
 export const DEFAULT_RAW_EVENTS_PREFIX = 'events/';
-export const DEFAULT_AGGREGATES_PREFIX = 'aggregates/url_country_daily/';
-export const DEFAULT_STATE_PREFIX = 'state/url_country_daily/';
+export const DEFAULT_AGGREGATES_PREFIX = 'aggregates/';
+export const DEFAULT_STATE_PREFIX = 'state/aggregate-clicks/';
 export const DEFAULT_SCHEDULE = 'cron(15 * * * ? *)';
 
 /** Columns of a canonical raw record (SPEC section 2), for the catalog table. */
@@ -108,20 +109,48 @@ const RAW_EVENT_COLUMNS: glue.CfnTable.ColumnProperty[] = [
   { name: 'city', type: 'string' },
   { name: 'user_agent', type: 'string' },
   { name: 'referrer', type: 'string' },
+  // Enrichment (SPEC section 2). Records stored before it have none of these: readers use the
+  // SPEC's defaults (Athena returns null for a missing field).
+  { name: 'country_raw', type: 'string', comment: 'the country as received, when it was not recognizable' },
+  { name: 'device_type', type: 'string', comment: 'desktop, mobile, tablet, bot or unknown' },
+  { name: 'browser', type: 'string' },
+  { name: 'os', type: 'string' },
+  { name: 'is_bot', type: 'boolean' },
+  { name: 'referrer_host', type: 'string' },
+  { name: 'channel', type: 'string' },
+  { name: 'utm_source', type: 'string' },
+  { name: 'utm_medium', type: 'string' },
+  { name: 'utm_campaign', type: 'string' },
   { name: 'kafka', type: 'struct<topic:string,partition:int,offset:bigint,timestamp:bigint>' },
 ];
 
-/** Columns of an aggregate row (SPEC section 3); `event_date` is the partition column. */
-const AGGREGATE_COLUMNS: glue.CfnTable.ColumnProperty[] = [
-  { name: 'page_url', type: 'string' },
-  { name: 'country', type: 'string' },
-  { name: 'clicks', type: 'bigint' },
-  { name: 'unique_users', type: 'bigint' },
-  { name: 'timed_views', type: 'bigint', comment: 'events that are not session exits' },
-  { name: 'total_time_spent_seconds', type: 'double' },
-  { name: 'avg_time_spent_seconds', type: 'double', comment: 'null when timed_views is 0' },
-  { name: 'computed_at', type: 'string', comment: 'ISO-8601 UTC instant of the run that wrote the row' },
-];
+const ATHENA_TYPES: Record<FieldSpec['type'], string> = { keyword: 'string', date: 'string', long: 'bigint', double: 'double' };
+
+/** What each output table holds, for its catalog table's description. */
+const TABLE_DESCRIPTIONS: Record<TableName, string> = {
+  url_country_daily: 'Per event_date, page_url and country: clicks, unique users, time on page, entrances, bounces, bot clicks',
+  sessions_daily: 'Per event_date and the entry event\'s country, device type, browser, OS and channel: sessions, bounces, pageviews, users, duration',
+  traffic_sources_daily: 'Per event_date, channel, referrer host, UTM source/medium/campaign and country: sessions, bounces, pageviews, users',
+  geo_daily: 'Per event_date, country and city: clicks, unique users, sessions, bot clicks',
+  traffic_hourly: 'Per UTC hour (event_hour), country and device type: clicks, unique users, sessions, bot clicks; partitioned by the hour\'s event_date',
+};
+
+/**
+ * Columns of a table's rows (SPEC section 3), from the one description of the tables that the
+ * indexer uses too (lambdas/indexer/tables.ts). `event_date` is the partition column: Athena takes
+ * it from the folder and ignores the copy in each row (a column may not share a partition key's name).
+ */
+export function aggregateColumns(table: TableName): glue.CfnTable.ColumnProperty[] {
+  return Object.entries(TABLES[table].fields)
+    .filter(([name]) => name !== 'event_date')
+    .map(([name, field]) => ({
+      name,
+      type: ATHENA_TYPES[field.type],
+      ...(name === 'computed_at' ? { comment: 'ISO-8601 UTC instant of the run that wrote the row' }
+        : name === 'event_hour' ? { comment: 'ISO-8601 UTC start of the hour, YYYY-MM-DDTHH:00:00.000Z' }
+          : field.nullable ? { comment: 'may be null' } : {}),
+    }));
+}
 
 const JSON_STORAGE = {
   inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
@@ -144,10 +173,14 @@ export class ProcessingStage extends Construct {
   /** Driver and executor output (`<prefix>/output`) and system logs (`<prefix>/error`). */
   public readonly outputLogGroup: logs.LogGroup;
   public readonly errorLogGroup: logs.LogGroup;
+  /** The entry script (glue-scripts/aggregate_clicks.py). */
   public readonly scriptAsset: s3assets.Asset;
+  /** The job's code, the `clickstream_job` package, zipped (`--extra-py-files`). */
+  public readonly packageAsset: s3assets.Asset;
   public readonly database: glue.CfnDatabase;
   public readonly rawEventsTable: glue.CfnTable;
-  public readonly aggregatesTable: glue.CfnTable;
+  /** One catalog table per output table, by table name. */
+  public readonly aggregateTables: Readonly<Record<TableName, glue.CfnTable>>;
   public readonly athenaResultsBucket: SecureBucket;
   public readonly workGroup: athena.CfnWorkGroup;
   /** Job arguments every run gets (a run may add `--dates`). */
@@ -230,9 +263,16 @@ export class ProcessingStage extends Construct {
       encryptionConfiguration,
     });
 
-    // --- Script --------------------------------------------------------------------------------
+    // --- Script and package ----------------------------------------------------------------------
     this.scriptAsset = new s3assets.Asset(this, 'Script', {
       path: path.join(REPO_ROOT, 'glue-scripts', 'aggregate_clicks.py'),
+    });
+    // A directory asset is zipped with the directory's contents at the root of the archive: the
+    // archive of glue-scripts/ holds `clickstream_job/...`, which is what Python imports from a
+    // zip on the path. The entry script and bytecode caches stay out.
+    this.packageAsset = new s3assets.Asset(this, 'Package', {
+      path: path.join(REPO_ROOT, 'glue-scripts'),
+      exclude: ['aggregate_clicks.py', '**/__pycache__', '**/*.pyc'],
     });
 
     // --- Role: exactly the data this job reads and writes ----------------------------------------
@@ -245,7 +285,10 @@ export class ProcessingStage extends Construct {
         new iam.PolicyStatement({
           sid: 'ReadTheScript',
           actions: ['s3:GetObject'],
-          resources: [this.scriptAsset.bucket.arnForObjects(this.scriptAsset.s3ObjectKey)],
+          resources: [
+            this.scriptAsset.bucket.arnForObjects(this.scriptAsset.s3ObjectKey),
+            this.packageAsset.bucket.arnForObjects(this.packageAsset.s3ObjectKey),
+          ],
         }),
         new iam.PolicyStatement({
           sid: 'ListRawEvents',
@@ -305,6 +348,7 @@ export class ProcessingStage extends Construct {
     const s3Uri = (bucket: s3.IBucket, prefix: string) => `s3://${bucket.bucketName}/${trimSlash(prefix)}`;
     this.defaultArguments = {
       '--job-language': 'python',
+      '--extra-py-files': this.packageAsset.s3ObjectUrl,
       '--raw_uri': s3Uri(props.rawEventsBucket, rawPrefix),
       '--output_uri': s3Uri(props.aggregatesBucket, aggregatesPrefix),
       '--state_uri': s3Uri(props.aggregatesBucket, statePrefix),
@@ -322,7 +366,7 @@ export class ProcessingStage extends Construct {
     };
     this.job = new glue.CfnJob(this, 'Job', {
       name: this.jobName,
-      description: 'Daily clicks, unique users and time on page per page_url and country (SPEC section 3)',
+      description: 'The web analytics model (SPEC section 3): url_country_daily, sessions_daily, traffic_sources_daily, geo_daily, traffic_hourly',
       role: this.jobRole.roleArn,
       command: { name: 'glueetl', pythonVersion: '3', scriptLocation: this.scriptAsset.s3ObjectUrl },
       glueVersion: '5.0',
@@ -352,7 +396,7 @@ export class ProcessingStage extends Construct {
       catalogId: stack.account,
       databaseInput: {
         name: databaseName,
-        description: 'Clickstream pipeline: raw click events and daily aggregates (partition projection, no crawler)',
+        description: `Clickstream pipeline: raw click events and the tables of the analytics model (${TABLE_NAMES.join(', ')}); partition projection, no crawler`,
       },
     });
     const dateProjection = (column: string) => ({
@@ -388,25 +432,34 @@ export class ProcessingStage extends Construct {
       },
     });
     this.rawEventsTable.node.addDependency(this.database);
-    const aggregatesLocation = `s3://${props.aggregatesBucket.bucketName}/${aggregatesPrefix}`;
-    this.aggregatesTable = new glue.CfnTable(this, 'AggregatesTable', {
-      catalogId: stack.account,
-      databaseName,
-      tableInput: {
-        name: 'url_country_daily',
-        description: 'Per event_date, page_url and country: clicks, unique users and time on page (SPEC section 3)',
-        tableType: 'EXTERNAL_TABLE',
-        partitionKeys: [{ name: 'event_date', type: 'string', comment: 'UTC date, YYYY-MM-DD' }],
-        parameters: {
-          classification: 'json',
-          'projection.enabled': 'true',
-          ...dateProjection('event_date'),
-          'storage.location.template': `${aggregatesLocation}event_date=\${event_date}/`,
+    const aggregateTables: Partial<Record<TableName, glue.CfnTable>> = {};
+    for (const name of TABLE_NAMES) {
+      const location = `s3://${props.aggregatesBucket.bucketName}/${aggregatesPrefix}${name}/`;
+      // url_country_daily keeps the logical id it had as the only table: a new id would make
+      // CloudFormation create the same-named table before deleting the old one, and fail.
+      const id = name === 'url_country_daily' ? 'AggregatesTable' : `${pascalCase(name)}Table`;
+      const table = new glue.CfnTable(this, id, {
+        catalogId: stack.account,
+        databaseName,
+        tableInput: {
+          name,
+          description: `${TABLE_DESCRIPTIONS[name]} (SPEC section 3)`,
+          tableType: 'EXTERNAL_TABLE',
+          partitionKeys: [{ name: 'event_date', type: 'string', comment: 'UTC date, YYYY-MM-DD' }],
+          parameters: {
+            classification: 'json',
+            'projection.enabled': 'true',
+            ...dateProjection('event_date'),
+            // An emptied date holds only `_empty.json`: Athena skips files whose names start with "_".
+            'storage.location.template': `${location}event_date=\${event_date}/`,
+          },
+          storageDescriptor: { columns: aggregateColumns(name), location, compressed: false, ...JSON_STORAGE },
         },
-        storageDescriptor: { columns: AGGREGATE_COLUMNS, location: aggregatesLocation, compressed: false, ...JSON_STORAGE },
-      },
-    });
-    this.aggregatesTable.node.addDependency(this.database);
+      });
+      table.node.addDependency(this.database);
+      aggregateTables[name] = table;
+    }
+    this.aggregateTables = aggregateTables as Record<TableName, glue.CfnTable>;
 
     // --- Athena ----------------------------------------------------------------------------------
     this.athenaResultsBucket = new SecureBucket(this, 'AthenaResultsBucket', {
@@ -416,7 +469,7 @@ export class ProcessingStage extends Construct {
     });
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: `${stack.stackName}-analytics`,
-      description: `Queries over ${databaseName} (raw_events, url_country_daily); results encrypted, kept ${props.athenaResultsExpirationDays ?? 30} days`,
+      description: `Queries over ${databaseName} (raw_events and the ${TABLE_NAMES.length} tables of the analytics model); results encrypted, kept ${props.athenaResultsExpirationDays ?? 30} days`,
       state: 'ENABLED',
       recursiveDeleteOption: removalPolicy === RemovalPolicy.DESTROY,
       workGroupConfiguration: {
@@ -447,7 +500,7 @@ export class ProcessingStage extends Construct {
     });
   }
 
-  /** Lets `grantee` query the raw events and aggregates tables through the Athena workgroup. */
+  /** Lets `grantee` query the raw events and the analytics tables through the Athena workgroup (read only). */
   public grantAnalystQueries(grantee: iam.IGrantable): void {
     const stack = Stack.of(this);
     const databaseName = this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty;
@@ -525,6 +578,11 @@ export function erasureStatements(bucket: s3.IBucket, rawPrefix: string, quarant
       resources: [bucket.arnForObjects(`${reports}*`)],
     }),
   ];
+}
+
+/** `url_country_daily` → `UrlCountryDaily`, for construct ids. */
+function pascalCase(name: string): string {
+  return name.split('_').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
 }
 
 function trimSlash(prefix: string): string {

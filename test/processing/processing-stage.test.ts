@@ -1,10 +1,18 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ProcessingStage, ProcessingStageProps } from '../../lib/processing';
 import { SecureBucket } from '../../lib/secure-defaults';
 import { testApp } from '../support/cdk-app';
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** Every file under `dir`, as relative paths with "/". */
+function listFiles(dir: string, prefix = ''): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(path.join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`]);
+}
 
 /** A stack with two buckets and the stage; `extend` adds constructs before the template is made. */
 function build(props: Partial<ProcessingStageProps> = {}, extend?: (stack: Stack, stage: ProcessingStage) => void) {
@@ -49,8 +57,11 @@ describe('ProcessingStage: the Glue job', () => {
     const args = Object.values<any>(template.findResources('AWS::Glue::Job'))[0].Properties.DefaultArguments;
     const bucketRef = (b: SecureBucket) => ({ Ref: stack.getLogicalId(b.node.defaultChild as any) });
     expect(args['--raw_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(rawEventsBucket), '/events']] });
-    expect(args['--output_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(aggregatesBucket), '/aggregates/url_country_daily']] });
-    expect(args['--state_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(aggregatesBucket), '/state/url_country_daily']] });
+    // The root of every table: the job writes aggregates/<table>/event_date=D/, where the indexer listens.
+    expect(args['--output_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(aggregatesBucket), '/aggregates']] });
+    expect(args['--state_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(aggregatesBucket), '/state/aggregate-clicks']] });
+    // The job's code: the clickstream_job package, zipped, beside the entry script.
+    expect(JSON.stringify(stack.resolve(args['--extra-py-files']))).toMatch(/^"s3:\/\/cdk-[a-z0-9]+-assets-111122223333-eu-west-1\/[0-9a-f]{64}\.zip"$/);
     expect(args).toMatchObject({
       '--session_gap_minutes': '45',
       '--lookback_days': '7',
@@ -178,10 +189,10 @@ describe('ProcessingStage: least-privilege job role', () => {
     expect(bySid(statements, 'ReplaceAggregatesAndState')).toMatchObject({
       Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
       Resource: [
-        objects(aggregatesBucket, 'aggregates/url_country_daily'),
-        objects(aggregatesBucket, 'aggregates/url_country_daily/*'),
-        objects(aggregatesBucket, 'state/url_country_daily'),
-        objects(aggregatesBucket, 'state/url_country_daily/*'),
+        objects(aggregatesBucket, 'aggregates'),
+        objects(aggregatesBucket, 'aggregates/*'),
+        objects(aggregatesBucket, 'state/aggregate-clicks'),
+        objects(aggregatesBucket, 'state/aggregate-clicks/*'),
       ],
     });
     // No statement writes to the raw bucket (but the erasure mode's, test/privacy/privacy-processing.test.ts)
@@ -201,7 +212,11 @@ describe('ProcessingStage: least-privilege job role', () => {
     const statements = jobStatements(stack, stage, template);
     const script = bySid(statements, 'ReadTheScript');
     expect(script.Action).toBe('s3:GetObject');
-    expect(JSON.stringify(stack.resolve(script.Resource))).toMatch(/[0-9a-f]{64}\.py/);
+    // The entry script and the package archive, nothing else of the assets bucket.
+    const scriptObjects = JSON.stringify(stack.resolve(script.Resource));
+    expect(script.Resource).toHaveLength(2);
+    expect(scriptObjects).toMatch(/[0-9a-f]{64}\.py/);
+    expect(scriptObjects).toMatch(/[0-9a-f]{64}\.zip/);
     const logArn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:logs:eu-west-1:111122223333:log-group:/aws-glue/jobs/TestStack-aggregate-clicks${rest}`]] });
     const logResources = bySid(statements, 'WriteTheJobLogs').Resource;
     expect(logResources).toHaveLength(4);
@@ -272,27 +287,68 @@ describe('ProcessingStage: catalog and Athena', () => {
     expect(JSON.stringify(input.Parameters['storage.location.template'])).toContain('/events/dt=${dt}/hr=${hr}/');
     expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe('org.openx.data.jsonserde.JsonSerDe');
     expect(input.StorageDescriptor.Columns.map((c: any) => c.Name)).toEqual([
-      'event_id', 'user_id', 'session_id', 'ts', 'url', 'page_url', 'country', 'city', 'user_agent', 'referrer', 'kafka',
+      'event_id', 'user_id', 'session_id', 'ts', 'url', 'page_url', 'country', 'city', 'user_agent', 'referrer',
+      'country_raw', 'device_type', 'browser', 'os', 'is_bot', 'referrer_host', 'channel', 'utm_source', 'utm_medium', 'utm_campaign',
+      'kafka',
+    ]);
+    expect(input.StorageDescriptor.Columns.find((c: any) => c.Name === 'is_bot').Type).toBe('boolean');
+  });
+
+  it('has one catalog table per output table, projected on event_date, with the SPEC output columns', () => {
+    const { template } = build({ firstPartitionDate: '2026-01-01' });
+    const tables = Object.values<any>(template.findResources('AWS::Glue::Table')).map((t) => t.Properties.TableInput);
+    expect(tables.map((t) => t.Name).sort()).toEqual(
+      ['geo_daily', 'raw_events', 'sessions_daily', 'traffic_hourly', 'traffic_sources_daily', 'url_country_daily']);
+    const columns = (name: string) => tables.find((t) => t.Name === name).StorageDescriptor.Columns.map((c: any) => `${c.Name}:${c.Type}`);
+    for (const input of tables.filter((t) => t.Name !== 'raw_events')) {
+      expect(input.PartitionKeys).toEqual([expect.objectContaining({ Name: 'event_date', Type: 'string' })]);
+      expect(input.Parameters).toMatchObject({ 'projection.event_date.type': 'date', 'projection.event_date.range': '2026-01-01,NOW' });
+      expect(JSON.stringify(input.Parameters['storage.location.template'])).toContain(`/aggregates/${input.Name}/event_date=\${event_date}/`);
+      expect(JSON.stringify(input.StorageDescriptor.Location)).toContain(`/aggregates/${input.Name}/`);
+      // The partition column is not a data column too (Athena refuses a table with both).
+      expect(columns(input.Name)).not.toContain('event_date:string');
+    }
+    expect(columns('url_country_daily')).toEqual([
+      'page_url:string', 'country:string', 'clicks:bigint', 'unique_users:bigint', 'timed_views:bigint',
+      'total_time_spent_seconds:double', 'avg_time_spent_seconds:double', 'entrances:bigint', 'bounces:bigint', 'bot_clicks:bigint',
+      'computed_at:string',
+    ]);
+    expect(columns('sessions_daily')).toEqual([
+      'country:string', 'device_type:string', 'browser:string', 'os:string', 'channel:string',
+      'sessions:bigint', 'bounces:bigint', 'pageviews:bigint', 'users:bigint',
+      'total_duration_seconds:double', 'avg_duration_seconds:double', 'bounce_rate:double', 'computed_at:string',
+    ]);
+    expect(columns('traffic_sources_daily')).toEqual([
+      'channel:string', 'referrer_host:string', 'utm_source:string', 'utm_medium:string', 'utm_campaign:string', 'country:string',
+      'sessions:bigint', 'bounces:bigint', 'pageviews:bigint', 'users:bigint', 'computed_at:string',
+    ]);
+    expect(columns('geo_daily')).toEqual([
+      'country:string', 'city:string', 'clicks:bigint', 'unique_users:bigint', 'sessions:bigint', 'bot_clicks:bigint', 'computed_at:string',
+    ]);
+    expect(columns('traffic_hourly')).toEqual([
+      'event_hour:string', 'country:string', 'device_type:string',
+      'clicks:bigint', 'unique_users:bigint', 'sessions:bigint', 'bot_clicks:bigint', 'computed_at:string',
     ]);
   });
 
-  it('has an aggregates table projected on event_date with the SPEC output columns', () => {
-    const { template } = build({ firstPartitionDate: '2026-01-01' });
-    const agg = Object.values<any>(template.findResources('AWS::Glue::Table')).find((t) => t.Properties.TableInput.Name === 'url_country_daily');
-    const input = agg.Properties.TableInput;
-    expect(input.PartitionKeys).toEqual([expect.objectContaining({ Name: 'event_date', Type: 'string' })]);
-    expect(input.Parameters).toMatchObject({ 'projection.event_date.type': 'date', 'projection.event_date.range': '2026-01-01,NOW' });
-    expect(JSON.stringify(input.Parameters['storage.location.template'])).toContain('/aggregates/url_country_daily/event_date=${event_date}/');
-    expect(input.StorageDescriptor.Columns).toEqual([
-      expect.objectContaining({ Name: 'page_url', Type: 'string' }),
-      expect.objectContaining({ Name: 'country', Type: 'string' }),
-      expect.objectContaining({ Name: 'clicks', Type: 'bigint' }),
-      expect.objectContaining({ Name: 'unique_users', Type: 'bigint' }),
-      expect.objectContaining({ Name: 'timed_views', Type: 'bigint' }),
-      expect.objectContaining({ Name: 'total_time_spent_seconds', Type: 'double' }),
-      expect.objectContaining({ Name: 'avg_time_spent_seconds', Type: 'double' }),
-      expect.objectContaining({ Name: 'computed_at', Type: 'string' }),
-    ]);
+  it('keeps the logical id url_country_daily had as the only aggregates table (an update does not recreate it)', () => {
+    const { template } = build();
+    const ids = Object.entries<any>(template.findResources('AWS::Glue::Table'))
+      .filter(([, t]) => t.Properties.TableInput.Name === 'url_country_daily').map(([id]) => id);
+    expect(ids).toHaveLength(1);
+    expect(ids[0]).toMatch(/AggregatesTable[0-9A-F]{8}$/);
+  });
+
+  it('ships the clickstream_job package (and no bytecode or entry script) as the zip in --extra-py-files', () => {
+    const { stage } = build(); // synthesized: the asset is staged in the app's output folder
+    expect(stage.packageAsset.isZipArchive).toBe(true);
+    // What the archive will hold, at its root: the asset's staged copy of glue-scripts/.
+    const files = listFiles(path.join((stage.node.root as App).outdir, stage.packageAsset.assetPath));
+    expect(files).toContain('clickstream_job/__init__.py');
+    expect(files).toContain('clickstream_job/cli.py');
+    expect(files).toContain('clickstream_job/tables.py');
+    expect(files.filter((f) => f.includes('__pycache__') || f.endsWith('.pyc'))).toEqual([]);
+    expect(files).not.toContain('aggregate_clicks.py');
   });
 
   it('has an Athena workgroup that enforces KMS-encrypted results in its own secure bucket', () => {
@@ -338,7 +394,7 @@ describe('ProcessingStage: catalog and Athena', () => {
     expect(text).toContain(':workgroup/TestStack-analytics');
     expect(text).toContain(':table/teststack_clickstream/*');
     expect(text).toContain('/events/*');
-    expect(text).toContain('/aggregates/url_country_daily/*');
+    expect(text).toContain('/aggregates/*');
     expect(text).not.toMatch(/s3:PutObject[^\]]*events/);
     expect(text).toContain('kms:Decrypt');
   });
