@@ -1,5 +1,5 @@
 /**
- * Provisions the serving side of OpenSearch at deploy time (issue: "no manual step"):
+ * Provisions the serving side of OpenSearch at deploy time (SPEC section 4: dashboards with no manual step):
  * index templates, write indices and aliases (one per table, and the computations ledger),
  * fine-grained access control roles and mappings, and the
  * Dashboards saved objects. Every step is idempotent, so CloudFormation may run it again on any

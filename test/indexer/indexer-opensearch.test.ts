@@ -1,5 +1,5 @@
 /**
- * The indexer core against the real local engines: S3 (s3proxy) and OpenSearch 2.19. The issue's
+ * The indexer core against the real local engines: S3 (s3proxy) and OpenSearch 2.19. Its
  * scenarios: index a file, index it again, a newer output with fewer rows, malformed lines, and
  * an OpenSearch that answers 429/503 for a while (a proxy that injects failures).
  */

@@ -44,7 +44,7 @@ const getAtt = (logicalIdPrefix: string, attribute: string) => ({ 'Fn::GetAtt': 
 describe('PipelineMonitoring alarms', () => {
   const { template, monitoring } = monitoredStack({ alarmEmail: 'ops@example.com' });
 
-  test('creates exactly the alarms the issue lists, each notifying the topic on ALARM and OK', () => {
+  test('creates exactly the operational alarms, each notifying the topic on ALARM and OK', () => {
     const alarms = template.findResources('AWS::CloudWatch::Alarm');
     expect(Object.keys(alarms).length).toBe(20);
     expect(monitoring.alarms).toHaveLength(20);

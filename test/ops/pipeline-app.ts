@@ -8,7 +8,7 @@ import { loadPipelineConfig } from '../../lib/config';
  * An App with cdk.json's feature flags, like test/support/cdk-app.ts, plus: asset bundling
  * skipped (these checks read the template, not the bundles) and aws-cdk-lib's built-in
  * CloudFormation validation off. That validation takes ~20 s per synthesis of the whole app, and
- * the template is linted by cfn-lint in cfn-lint.test.ts, the check the issue asks for.
+ * the template is linted by cfn-lint in cfn-lint.test.ts, the deploy-time validation that matters.
  */
 export function opsTestApp(context: Record<string, unknown> = {}): App {
   const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'));
