@@ -2,7 +2,12 @@
 # Paths and helpers shared by the Kafka scripts. Sourced after ../env.sh.
 KAFKA_SRC="$REPO_ROOT/local-stack/kafka"
 KAFKA_LIB="$LOCAL_STACK_HOME/cache/kafka/lib"
-KAFKA_DATA="$LOCAL_STACK_HOME/data/kafka"
+# The name of this broker's pid and log files. Another name (with other KAFKA_PORT,
+# KAFKA_CONTROLLER_PORT and KAFKA_DATA_DIR) runs a second, private broker beside the shared one,
+# e.g. for a test that stops and starts it.
+KAFKA_INSTANCE="${KAFKA_INSTANCE:-kafka}"
+# Topics, partitions and consumer groups' offsets live here and survive a stop.
+KAFKA_DATA="${KAFKA_DATA_DIR:-$LOCAL_STACK_HOME/data/$KAFKA_INSTANCE}"
 KAFKA_CONFIG="$KAFKA_DATA/server.properties"
 KAFKA_LOG_DIRS="$KAFKA_DATA/kraft-logs"
 KAFKA_INSTALL_STAMP="$KAFKA_LIB/.installed.sha256"

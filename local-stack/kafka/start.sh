@@ -4,10 +4,10 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 source "$REPO_ROOT/local-stack/kafka/kafka-env.sh"
-stack_lock kafka-start
+stack_lock "$KAFKA_INSTANCE-start"
 
-if pid="$(stack_running_pid kafka)"; then
-  echo "kafka: already running (pid $pid) at $KAFKA_BROKERS"
+if pid="$(stack_running_pid "$KAFKA_INSTANCE")"; then
+  echo "$KAFKA_INSTANCE: already running (pid $pid) at $KAFKA_BROKERS"
   exit 0
 fi
 kafka_installed || bash "$KAFKA_SRC/install.sh"
@@ -51,18 +51,18 @@ if [ ! -f "$KAFKA_LOG_DIRS/meta.properties" ]; then
   kafka_tool kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$KAFKA_CONFIG" >/dev/null
 fi
 
-log="$(stack_log_file kafka)"
+log="$(stack_log_file "$KAFKA_INSTANCE")"
 mkdir -p "$(dirname "$log")"
 log_start=$(($(stat -c %s "$log" 2>/dev/null || echo 0) + 1))
-stack_spawn kafka "$JAVA_HOME/bin/java" \
+stack_spawn "$KAFKA_INSTANCE" "$JAVA_HOME/bin/java" \
   "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
   -Djava.awt.headless=true \
   -Dlog4j2.configurationFile="$KAFKA_SRC/log4j2.xml" \
   -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_CONFIG"
-stack_log "kafka: starting (pid $(cat "$(stack_pid_file kafka)")), log $log"
+stack_log "$KAFKA_INSTANCE: starting (pid $(cat "$(stack_pid_file "$KAFKA_INSTANCE")")), data $KAFKA_DATA, log $log"
 
 kafka_started() { tail -c "+$log_start" "$log" | grep -q "Kafka Server started"; }
-stack_wait_ready kafka "${KAFKA_START_TIMEOUT:-90}" kafka_started || exit 1
+stack_wait_ready "$KAFKA_INSTANCE" "${KAFKA_START_TIMEOUT:-90}" kafka_started || exit 1
 
 # Creating the topics is an AdminClient round trip, so it also proves the broker answers clients.
 for spec in $KAFKA_TOPICS; do
@@ -72,8 +72,8 @@ for spec in $KAFKA_TOPICS; do
   if ! out="$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BROKERS" \
     --create --if-not-exists --topic "$topic" --partitions "$partitions" --replication-factor 1 2>&1)"; then
     echo "ERROR: kafka: could not create topic $topic: $out" >&2
-    stack_log_tail kafka
+    stack_log_tail "$KAFKA_INSTANCE"
     exit 1
   fi
 done
-stack_log "kafka: ready at $KAFKA_BROKERS (topics: ${KAFKA_TOPICS:-none})"
+stack_log "$KAFKA_INSTANCE: ready at $KAFKA_BROKERS (topics: ${KAFKA_TOPICS:-none})"

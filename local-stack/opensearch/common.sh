@@ -5,7 +5,12 @@ OPENSEARCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$OPENSEARCH_DIR/../env.sh"
 
 OPENSEARCH_CACHE="$LOCAL_STACK_HOME/cache/opensearch"       # jars + compiled launcher (install.sh)
-OPENSEARCH_NODE_HOME="$LOCAL_STACK_HOME/data/opensearch"    # path.home: config/, data/, logs/, tmp/
+# The name of this node's pid and log files. Another name (with other OPENSEARCH_PORT,
+# OPENSEARCH_TRANSPORT_PORT and OPENSEARCH_DATA_DIR) runs a second, private node beside the shared
+# one, e.g. for a test that stops and starts it.
+OPENSEARCH_INSTANCE="${OPENSEARCH_INSTANCE:-opensearch}"
+# path.home: config/, data/ (the indices, kept across a stop), logs/, tmp/
+OPENSEARCH_NODE_HOME="${OPENSEARCH_DATA_DIR:-$LOCAL_STACK_HOME/data/$OPENSEARCH_INSTANCE}"
 OPENSEARCH_MAIN_CLASS="clickstream.localstack.LocalOpenSearch"
 OPENSEARCH_LOCAL_URL="http://127.0.0.1:$OPENSEARCH_PORT"
 
@@ -13,7 +18,7 @@ OPENSEARCH_LOCAL_URL="http://127.0.0.1:$OPENSEARCH_PORT"
 # A pid file left by a crash whose pid now belongs to another program counts as "not running".
 opensearch_pid() {
   local pid
-  pid="$(stack_running_pid opensearch)" || return 1
+  pid="$(stack_running_pid "$OPENSEARCH_INSTANCE")" || return 1
   if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$OPENSEARCH_MAIN_CLASS"; then
     echo "$pid"
     return 0

@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 timeout_s="${OPENSEARCH_START_TIMEOUT:-120}"
 
-stack_node_already_running opensearch opensearch_pid opensearch_healthy "$OPENSEARCH_LOCAL_URL" "$timeout_s" && exit 0
+stack_node_already_running "$OPENSEARCH_INSTANCE" opensearch_pid opensearch_healthy "$OPENSEARCH_LOCAL_URL" "$timeout_s" && exit 0
 
 stack_require_free_port OPENSEARCH_PORT
 stack_require_free_port OPENSEARCH_TRANSPORT_PORT
@@ -25,15 +25,15 @@ if [ -n "${OPENSEARCH_HEAP:-}" ]; then
 else
   heap=(-Xms512m -Xmx1g)
 fi
-stack_opensearch_jvm_options opensearch "$OPENSEARCH_NODE_HOME"
+stack_opensearch_jvm_options "$OPENSEARCH_INSTANCE" "$OPENSEARCH_NODE_HOME"
 jvm_opts=("${heap[@]}" "${OPENSEARCH_JVM_OPTIONS[@]}")
 # shellcheck disable=SC2206 # OPENSEARCH_JAVA_OPTS is a space-separated option list on purpose.
 extra_opts=(${OPENSEARCH_JAVA_OPTS:-})
 
-stack_rotate_log opensearch
+stack_rotate_log "$OPENSEARCH_INSTANCE"
 
 started=$SECONDS
-stack_spawn opensearch "$JAVA_HOME/bin/java" "${jvm_opts[@]}" "${extra_opts[@]}" \
+stack_spawn "$OPENSEARCH_INSTANCE" "$JAVA_HOME/bin/java" "${jvm_opts[@]}" "${extra_opts[@]}" \
   -cp "$OPENSEARCH_CACHE/classes:$OPENSEARCH_CACHE/lib/*" "$OPENSEARCH_MAIN_CLASS" \
   "-Epath.home=$OPENSEARCH_NODE_HOME" \
   "-Epath.data=$OPENSEARCH_NODE_HOME/data" \
@@ -41,7 +41,7 @@ stack_spawn opensearch "$JAVA_HOME/bin/java" "${jvm_opts[@]}" "${extra_opts[@]}"
   "-Ehttp.port=$OPENSEARCH_PORT" \
   "-Etransport.port=$OPENSEARCH_TRANSPORT_PORT" \
   9>&- # the node must not inherit (and so hold forever) the start lock
-pid="$(cat "$(stack_pid_file opensearch)")"
+pid="$(cat "$(stack_pid_file "$OPENSEARCH_INSTANCE")")"
 
-stack_wait_ready opensearch "$timeout_s" opensearch_healthy || exit 1
-echo "opensearch started (pid $pid) at $OPENSEARCH_LOCAL_URL in $((SECONDS - started))s (log: $(stack_log_file opensearch))"
+stack_wait_ready "$OPENSEARCH_INSTANCE" "$timeout_s" opensearch_healthy || exit 1
+echo "$OPENSEARCH_INSTANCE started (pid $pid) at $OPENSEARCH_LOCAL_URL in $((SECONDS - started))s, data $OPENSEARCH_NODE_HOME/data (log: $(stack_log_file "$OPENSEARCH_INSTANCE"))"

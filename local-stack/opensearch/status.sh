@@ -3,4 +3,4 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-stack_node_status opensearch opensearch_pid opensearch_healthy "$OPENSEARCH_LOCAL_URL"
+stack_node_status "$OPENSEARCH_INSTANCE" opensearch_pid opensearch_healthy "$OPENSEARCH_LOCAL_URL"

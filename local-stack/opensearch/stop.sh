@@ -4,4 +4,4 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-stack_node_stop opensearch opensearch_pid "${OPENSEARCH_STOP_TIMEOUT:-30}"
+stack_node_stop "$OPENSEARCH_INSTANCE" opensearch_pid "${OPENSEARCH_STOP_TIMEOUT:-30}"

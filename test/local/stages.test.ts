@@ -14,6 +14,9 @@ describe('withIngestFaults (crash in the middle of a batch)', () => {
     await createBucket(bucket);
   });
 
+  // The client keeps sockets open (keep-alive) until destroyed: without this jest cannot exit.
+  afterAll(() => s3.destroy());
+
   const put = (key: string) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
   const exists = async (key: string) => {
     try {
