@@ -13,6 +13,9 @@
  *   S3_ENDPOINT         optional, the local S3 server (path-style addressing)
  *   WRITE_CONCURRENCY   PutObject calls in flight, default 8
  *   GZIP_LEVEL          1..9, default 3 (DEFAULT_GZIP_LEVEL in core.ts)
+ *   CHANGE_LOG_PREFIX   default `changes/`: the partition change log (docs/operations.md, "Data safety")
+ *   MAX_EVENT_AGE_DAYS  optional, 1..36500: events older than this (function clock) are quarantined
+ *                       as `timestamp_older_than_max_age`; set by lib/ingest.ts below the raw expiry
  *   ERASURE_RECORD_KEY, PSEUDONYMIZE_USER_IDS, PRIVACY_KEY_SECRET_ARN or PRIVACY_KEY_FILE,
  *   ERASURE_RECORD_TTL_SECONDS: privacy (privacy-source.ts, docs/privacy.md); with neither of the
  *   first two set (tests, benchmarks) user IDs pass through and no erasure record is read.
@@ -22,9 +25,9 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { MSKEvent } from 'aws-lambda';
 import { requireEnv, s3ClientFromEnv } from '../shared/s3';
-import { buildRawObjects, DEFAULT_GZIP_LEVEL, type IngestCoreConfig } from './core';
+import { buildRawObjects, DEFAULT_CHANGE_LOG_PREFIX, DEFAULT_GZIP_LEVEL, MAX_EVENT_AGE_DAYS_LIMIT, type IngestCoreConfig } from './core';
 import { privacySourceFromEnv, type PrivacySource } from './privacy-source';
-import { DEFAULT_WRITE_CONCURRENCY, writeRawObjects } from './writer';
+import { DEFAULT_WRITE_CONCURRENCY, writeChangeLog, writeRawObjects } from './writer';
 
 /** What one invocation did; also the handler's return value (the event source ignores it). */
 export interface IngestSummary {
@@ -35,6 +38,8 @@ export interface IngestSummary {
   readonly recordsErased: number;
   readonly objectsWritten: number;
   readonly bytesWritten: number;
+  /** Change-log entries written (one per Kafka partition and event date that stored events). */
+  readonly changeLogEntriesWritten: number;
 }
 
 export interface IngestDependencies {
@@ -72,6 +77,8 @@ export function dependenciesFromEnv(env: NodeJS.ProcessEnv = process.env): Inges
       eventsPrefix: env.RAW_EVENTS_PREFIX || 'events/',
       quarantinePrefix: env.QUARANTINE_PREFIX || 'quarantine/',
       gzipLevel: integerFromEnv(env, 'GZIP_LEVEL', DEFAULT_GZIP_LEVEL, 1, 9),
+      changeLogPrefix: env.CHANGE_LOG_PREFIX || DEFAULT_CHANGE_LOG_PREFIX,
+      maxEventAgeDays: env.MAX_EVENT_AGE_DAYS ? integerFromEnv(env, 'MAX_EVENT_AGE_DAYS', 0, 1, MAX_EVENT_AGE_DAYS_LIMIT) : undefined,
       now: Date.now,
     },
     writeConcurrency: integerFromEnv(env, 'WRITE_CONCURRENCY', DEFAULT_WRITE_CONCURRENCY, 1, 64),
@@ -95,15 +102,18 @@ export function createIngestHandler(deps: IngestDependencies): (event: MSKEvent)
     metrics.addMetric('RecordsIn', MetricUnit.Count, result.recordsIn);
 
     let written;
+    let changeLogEntriesWritten;
     try {
       written = await writeRawObjects(deps.s3, deps.bucket, result.objects, deps.writeConcurrency);
+      // After the objects, never before: an entry must only name objects that exist.
+      changeLogEntriesWritten = await writeChangeLog(deps.s3, deps.bucket, result.changes, deps.writeConcurrency);
     } catch (error) {
       metrics.addMetric('BatchWriteFailures', MetricUnit.Count, 1);
       logger.error('writing the batch to S3 failed; throwing so the event source mapping retries it', {
         bucket: deps.bucket,
         partitions,
         recordsIn: result.recordsIn,
-        keys: result.objects.map((o) => o.key),
+        keys: [...result.objects.map((o) => o.key), ...result.changes.map((c) => c.key)],
         error: error as Error,
       });
       throw error;
@@ -129,6 +139,7 @@ export function createIngestHandler(deps: IngestDependencies): (event: MSKEvent)
       recordsErased: result.recordsErased,
       objectsWritten: written.objectsWritten,
       bytesWritten: written.bytesWritten,
+      changeLogEntriesWritten,
     };
     if (result.recordsQuarantined > 0) {
       logger.warn('messages quarantined', { quarantinedByReason: result.quarantinedByReason, partitions });

@@ -2,9 +2,10 @@
  * The ingest core: one MSK batch in, the raw-zone objects to write out (SPEC §2).
  *
  * Pure: no I/O, no clients; the only impurity is the clock, which is an argument and is read
- * only for a Kafka record without a valid timestamp (never the case on MSK, see docs/ingest.md).
- * The same batch therefore always yields byte-identical objects under identical keys, which is
- * what makes a redelivered batch overwrite instead of duplicate.
+ * for a Kafka record without a valid timestamp (never the case on MSK, see docs/ingest.md) and,
+ * with a maximum event age, once per batch. The same batch therefore yields byte-identical
+ * objects under identical keys (unless a redelivery crosses the maximum age), which is what makes
+ * a redelivered batch overwrite instead of duplicate.
  */
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import { isUtf8 } from 'buffer';
@@ -16,6 +17,12 @@ import type { UserIdPolicy } from './pseudonymize';
 import { formatIsoMillis, MAX_TIME_MS } from './timestamp';
 
 export type RawObjectKind = 'events' | 'quarantine';
+
+/** Default key prefix of the partition change log (docs/operations.md, "Data safety"). */
+export const DEFAULT_CHANGE_LOG_PREFIX = 'changes/';
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Largest accepted maximum event age: far beyond any raw retention. */
+export const MAX_EVENT_AGE_DAYS_LIMIT = 36500;
 
 /** gzip level of the raw objects. Level 3 compresses the canonical output in under half the CPU
  *  of zlib's default 6 for objects about 15 % larger; the decision and its arithmetic are in
@@ -56,11 +63,36 @@ export interface IngestCoreConfig {
   /** Privacy (docs/privacy.md, pseudonymize.ts): the `user_id` to store (the pseudonym) or null to
    *  drop an erased user's message. @default user IDs stored as received, nothing dropped */
   readonly userIds?: UserIdPolicy;
+  /**
+   * Events whose `ts` is more than this many days before `now()` (read once per batch) are
+   * quarantined as `timestamp_older_than_max_age` instead of stored: their date's raw data may
+   * already have expired, and storing them would make the job recompute that date from a partial
+   * input. Set below the raw zone's expiry (lib/config.ts checks it; docs/operations.md "Data safety").
+   * @default no maximum (raw events never expire)
+   */
+  readonly maxEventAgeDays?: number;
+  /** Key prefix of the partition change log: one small JSON object per (Kafka partition, event
+   *  date) of the batch that stored events, written after the events (`IngestResult.changes`).
+   *  @default DEFAULT_CHANGE_LOG_PREFIX */
+  readonly changeLogPrefix?: string;
+}
+
+/** One entry of the partition change log: which raw partitions a batch wrote to, for one event date. */
+export interface ChangeLogEntry {
+  /** `<changeLogPrefix>dt=<date>/<topic>-<partition>-<firstOffset>-<lastOffset>.json`: a pure function
+   *  of the records, like the events keys, so a redelivered batch overwrites its entry. */
+  readonly key: string;
+  /** JSON (one object and a newline): `date`, `partitions` (`dt=…/hr=…`), `objects` (the events keys),
+   *  `topic`, `partition`, `first_offset`, `last_offset`, `records`. */
+  readonly body: Buffer;
+  readonly date: string;
 }
 
 export interface IngestResult {
   /** Objects sorted by key. */
   readonly objects: RawObject[];
+  /** Change-log entries for the events objects, sorted by key: written only after every object. */
+  readonly changes: ChangeLogEntry[];
   readonly recordsIn: number;
   readonly recordsStored: number;
   readonly recordsQuarantined: number;
@@ -209,6 +241,15 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
   let recordsErased = 0;
   let valueBytesIn = 0;
   const userIds = config.userIds;
+  // Events with a `ts` before this instant are too old (ISO strings of the same fixed format
+  // compare like the instants, so no per-record parsing). '' when there is no maximum age.
+  const maxAgeDays = config.maxEventAgeDays;
+  if (maxAgeDays !== undefined && !(Number.isInteger(maxAgeDays) && maxAgeDays >= 1 && maxAgeDays <= MAX_EVENT_AGE_DAYS_LIMIT)) {
+    throw new Error(`maxEventAgeDays must be an integer from 1 to ${MAX_EVENT_AGE_DAYS_LIMIT}, got ${maxAgeDays}`);
+  }
+  const oldestAllowedTs = maxAgeDays === undefined ? '' : formatIsoMillis(Math.max(0, now() - maxAgeDays * DAY_MS));
+  const tooOld = maxAgeDays === undefined ? undefined : new Rejection('timestamp_older_than_max_age', 'timestamp',
+    `timestamp is older than the maximum event age of ${maxAgeDays} days (before ${oldestAllowedTs})`);
 
   const groupFor = (kind: RawObjectKind, dateDir: string, coords: KafkaCoordinates): Group => {
     const groupKey = `${kind}/${dateDir}/${coords.topic}/${coords.partition}`;
@@ -285,7 +326,8 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
         quarantine(coords, record, INVALID_JSON, bytes);
         continue;
       }
-      const result = canonicalize(parsed, coords, kafkaTs, canonicalOptions);
+      let result = canonicalize(parsed, coords, kafkaTs, canonicalOptions);
+      if (tooOld !== undefined && !(result instanceof Rejection) && result.ts < oldestAllowedTs) result = tooOld;
       if (result instanceof Rejection) {
         if (userIds !== undefined && userIds.dropsQuarantined(parsed, kafkaTs)) {
           recordsErased++;
@@ -332,6 +374,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
 
   return {
     objects,
+    changes: changeLogEntries(objects, eventsPrefix, withSlash(config.changeLogPrefix ?? DEFAULT_CHANGE_LOG_PREFIX)),
     recordsIn,
     recordsStored,
     recordsQuarantined: recordsIn - recordsStored - recordsErased,
@@ -339,4 +382,53 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
     quarantinedByReason,
     valueBytesIn,
   };
+}
+
+/**
+ * The change-log entries of a batch's events objects (`objects` sorted by key): one per (topic,
+ * Kafka partition, event date), naming the `dt=/hr=` partitions and the objects written. The job
+ * lists these keys to learn which dates changed, including dates older than its lookback window
+ * (docs/operations.md, "Data safety"). Offsets in the key are those of the entry's objects, so the
+ * key, like theirs, is a function of the records and a redelivery overwrites it with the same bytes.
+ */
+export function changeLogEntries(objects: readonly RawObject[], eventsPrefix: string, changeLogPrefix: string): ChangeLogEntry[] {
+  interface Pending { date: string; topic: string; partition: number; first: number; last: number; records: number; partitions: string[]; objects: string[] }
+  const byKey = new Map<string, Pending>();
+  for (const object of objects) {
+    if (object.kind !== 'events') continue;
+    // `<eventsPrefix>dt=YYYY-MM-DD/hr=HH/<name>`
+    const rest = object.key.slice(eventsPrefix.length);
+    const date = rest.slice(3, 13);
+    const hourDir = rest.slice(0, 19);
+    const id = `${date}/${object.topic}/${object.partition}`;
+    let entry = byKey.get(id);
+    if (entry === undefined) {
+      entry = { date, topic: object.topic, partition: object.partition, first: object.firstOffset, last: object.lastOffset, records: 0, partitions: [], objects: [] };
+      byKey.set(id, entry);
+    }
+    entry.first = Math.min(entry.first, object.firstOffset);
+    entry.last = Math.max(entry.last, object.lastOffset);
+    entry.records += object.recordCount;
+    if (!entry.partitions.includes(hourDir)) entry.partitions.push(hourDir);
+    entry.objects.push(object.key);
+  }
+  const entries: ChangeLogEntry[] = [];
+  for (const e of byKey.values()) {
+    const document = {
+      date: e.date,
+      partitions: [...e.partitions].sort(),
+      objects: [...e.objects].sort(),
+      topic: e.topic,
+      partition: e.partition,
+      first_offset: e.first,
+      last_offset: e.last,
+      records: e.records,
+    };
+    entries.push({
+      key: `${changeLogPrefix}dt=${e.date}/${e.topic}-${e.partition}-${e.first}-${e.last}.json`,
+      body: Buffer.from(`${JSON.stringify(document)}\n`, 'utf8'),
+      date: e.date,
+    });
+  }
+  return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }

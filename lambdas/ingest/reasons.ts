@@ -24,6 +24,9 @@ export const REJECTION_REASONS = [
   'timestamp_too_old',
   /** The timestamp is more than 24 h after the Kafka record's own timestamp. */
   'timestamp_in_future',
+  /** The timestamp is older than the deployment's maximum event age, measured from the function's
+   *  clock (`MAX_EVENT_AGE_DAYS`; set below the raw zone's expiry, docs/operations.md "Data safety"). */
+  'timestamp_older_than_max_age',
   /** `url` is not present (or null). */
   'missing_url',
   /** `url` is not a string, or not an absolute http(s) URL with a host. */

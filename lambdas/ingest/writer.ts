@@ -6,7 +6,7 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mapBounded } from '../shared/bounded-map';
-import type { RawObject } from './core';
+import type { ChangeLogEntry, RawObject } from './core';
 
 export interface WriteResult {
   readonly objectsWritten: number;
@@ -44,4 +44,22 @@ export async function writeRawObjects(
     objectsWritten: objects.length,
     bytesWritten: objects.reduce((total, object) => total + object.body.length, 0),
   };
+}
+
+/**
+ * Writes the batch's change-log entries (core.ts `changeLogEntries`). Called only after every raw
+ * object of the batch was written: an entry names objects that exist, so a job that reads an
+ * entry finds its data. A failure throws like a failed object write (the batch is retried; its
+ * objects are overwritten with the same bytes and the entries written again).
+ */
+export async function writeChangeLog(
+  s3: S3Client,
+  bucket: string,
+  entries: readonly ChangeLogEntry[],
+  concurrency = DEFAULT_WRITE_CONCURRENCY,
+): Promise<number> {
+  await mapBounded(entries, concurrency, (entry) =>
+    s3.send(new PutObjectCommand({ Bucket: bucket, Key: entry.key, Body: entry.body, ContentType: 'application/json' })),
+  );
+  return entries.length;
 }

@@ -1,10 +1,10 @@
-import { buildRawObjects, type RawObject } from '../../lambdas/ingest/core';
+import { buildRawObjects, type IngestCoreConfig, type RawObject } from '../../lambdas/ingest/core';
 import { REJECTION_REASONS, type RejectionReason } from '../../lambdas/ingest/reasons';
 import { clickEvent, DEFAULT_KAFKA_TS, mskEvent, ndjsonLines, type RecordSpec } from './fixtures';
 
 /** Runs one message through the core and returns what became of it. */
-function ingestOne(value: unknown, extra: Partial<RecordSpec> = {}) {
-  const result = buildRawObjects(mskEvent([{ offset: 7, ...extra, value }]));
+function ingestOne(value: unknown, extra: Partial<RecordSpec> = {}, config: IngestCoreConfig = {}) {
+  const result = buildRawObjects(mskEvent([{ offset: 7, ...extra, value }]), config);
   expect(result.recordsIn).toBe(1);
   expect(result.objects).toHaveLength(1);
   const [object] = result.objects;
@@ -18,8 +18,8 @@ function stored(value: unknown, extra: Partial<RecordSpec> = {}): Record<string,
   return line;
 }
 
-function rejected(value: unknown, extra: Partial<RecordSpec> = {}): Record<string, unknown> {
-  const { object, line, result } = ingestOne(value, extra);
+function rejected(value: unknown, extra: Partial<RecordSpec> = {}, config: IngestCoreConfig = {}): Record<string, unknown> {
+  const { object, line, result } = ingestOne(value, extra, config);
   expect(object.kind).toBe('quarantine');
   expect(result.quarantinedByReason[line.reason as RejectionReason]).toBe(1);
   return line;
@@ -387,10 +387,15 @@ describe('every rejection reason', () => {
     bad_url: clickEvent({ url: 'not a url' }),
     too_large: clickEvent({ user_agent: 'x'.repeat(5000) }),
     bad_field_type: clickEvent({ city: 1 }),
+    timestamp_older_than_max_age: clickEvent({ timestamp: '2024-03-01T00:00:00Z' }),
+  };
+  // The maximum age is a deployment setting: its example runs with one (30 days before the record).
+  const configs: Partial<Record<RejectionReason, IngestCoreConfig>> = {
+    timestamp_older_than_max_age: { maxEventAgeDays: 30, now: () => DEFAULT_KAFKA_TS },
   };
 
   it.each(REJECTION_REASONS.map((r) => [r]))('%s is produced by its example and counted', (reason) => {
-    expect(rejected(examples[reason]).reason).toBe(reason);
+    expect(rejected(examples[reason], {}, configs[reason]).reason).toBe(reason);
   });
 });
 
