@@ -1,20 +1,26 @@
-"""Benchmark of the aggregation job (glue-scripts/aggregate_clicks.py) on local Spark.
+"""Benchmark of the aggregation job (glue-scripts/clickstream_job, all five tables) on local Spark.
 
-For each size (default 1M and 4M events) it generates a raw zone of gzip NDJSON in a local folder
-(dt=/hr= partitions, about 1% redelivered events), then times in the same Spark session:
-  - baseline: a plain read of the same raw folders with the same schema, and a count;
-  - job: a full first run of the job (`run`: listing, state, dedupe, sessions, aggregates, writes).
-It prints events/s of the job and the job/baseline ratio; the growth from 1M to 4M shows how the
-job scales. Each measurement is the best of --repeat runs (default 2): this is a laptop.
+For each size (default 1M and 4M events) it generates a raw zone of enriched gzip NDJSON in a local
+folder (bench/support/spark_bench_events.py: dt=/hr= partitions, sessions across midnight, bots,
+devices, sources and campaigns, about 1% redelivered events), then times on the same input:
+  - job: a full first run of the job (`clickstream_job.cli.run`: listing, state, read, checks,
+    dedupe, sessions, the five tables, one file per date and table, state write), local[2];
+  - baseline (the single-machine floor): DuckDB computing the same five tables from the same files
+    with SQL (bench/support/duckdb_tables.py), with as many threads as Spark has cores, writing one
+    NDJSON folder per date and table too; its rows are then checked equal to the job's, every row
+    of every table, so the baseline is known to do the same work;
+  - for reference, two plain Spark passes over the same input: read + parse + count, and one
+    group-by count per (date, page, country).
+It prints both times, the ratio job / DuckDB (the product's goal: at most 8x on 4M events) and the
+growth from the first size to the last. Each time is the best of --repeat runs (default 2).
 
   .local-stack/venv/bin/python bench/spark_aggregate_bench.py [--sizes 1000000,4000000] [--repeat 2]
+Exits 1 when DuckDB's tables differ from the job's (a benchmark of different work means nothing).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import importlib.util
 import os
 import shutil
 import sys
@@ -24,18 +30,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "local-stack" / "spark"))
+sys.path.insert(0, str(REPO_ROOT / "glue-scripts"))
+sys.path.insert(0, str(REPO_ROOT / "bench" / "support"))
 
-
-def load_job():
-    spec = importlib.util.spec_from_file_location("aggregate_clicks", REPO_ROOT / "glue-scripts" / "aggregate_clicks.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["aggregate_clicks"] = module
-    spec.loader.exec_module(module)
-    return module
+GOAL_RATIO = 8.0
+GOAL_SIZE = 4_000_000
 
 
 def spark_session():
-    from local_spark import local_spark_conf, stack_env  # noqa: E402
+    from local_spark import local_spark_conf, stack_env
     from pyspark.sql import SparkSession
 
     env = stack_env()
@@ -50,51 +53,6 @@ def spark_session():
     return spark
 
 
-def generate(spark, events: int, folder: Path) -> int:
-    """Writes `events` click events (plus ~1% redelivered copies) as a raw zone; returns the record count.
-
-    Users click every 2 minutes or so, with a pause of over an hour every 10 clicks (a new
-    session), for about 5 hours from a start spread over a day, so sessions cross midnight too.
-    """
-    from pyspark.sql import functions as F
-
-    users = max(1, events // 40)
-    countries = F.array(*[F.lit(c) for c in "US DE FR GB NL ES IT PL SE NO DK FI BE AT CH IE PT CZ HU RO BR MX CA AU NZ JP KR IN SG ZA".split()])
-    base_ms = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
-    ids = spark.range(events)
-    user = F.col("id") % users
-    seq = (F.col("id") / users).cast("long")
-    ts_ms = (
-        F.lit(base_ms)
-        + (F.abs(F.hash(user)) % 86_400_000)
-        + seq * 120_000
-        + (seq / 10).cast("long") * 3_900_000
-        + F.abs(F.hash(F.col("id"), F.lit(7))) % 60_000
-    )
-    frame = ids.select(
-        F.concat(F.lit("clickstream-"), F.col("id")).alias("event_id"),
-        F.concat(F.lit("user-"), user).alias("user_id"),
-        F.lit(None).cast("string").alias("session_id"),
-        F.date_format((ts_ms / 1000).cast("timestamp"), "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").alias("ts"),
-        F.concat(F.lit("https://shop.example.com/p/"), F.abs(F.hash(F.col("id"), F.lit(1))) % 500).alias("page_url"),
-        F.element_at(countries, (F.abs(F.hash(user)) % 30 + 1).cast("int")).alias("country"),
-        F.lit("Mozilla/5.0 (bench)").alias("user_agent"),
-        F.struct(F.lit("clickstream").alias("topic"), (F.col("id") % 3).alias("partition"), F.col("id").alias("offset"), ts_ms.alias("timestamp")).alias("kafka"),
-        F.date_format((ts_ms / 1000).cast("timestamp"), "yyyy-MM-dd").alias("dt"),
-        F.date_format((ts_ms / 1000).cast("timestamp"), "HH").alias("hr"),
-    ).withColumn("url", F.col("page_url"))
-    redelivered = frame.where(F.col("kafka.offset") % 100 == 7)
-    (
-        frame.unionByName(redelivered)
-        .repartition(16, "dt", "hr")
-        .write.mode("overwrite")
-        .partitionBy("dt", "hr")
-        .option("compression", "gzip")
-        .json(str(folder))
-    )
-    return events + events // 100
-
-
 def best_of(repeat: int, fn) -> float:
     times = []
     for _ in range(repeat):
@@ -102,6 +60,12 @@ def best_of(repeat: int, fn) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def spark_cores(spark) -> int:
+    master = spark.sparkContext.master  # local[N]
+    inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
+    return os.cpu_count() or 1 if inside == "*" else int(inside)
 
 
 def main() -> int:
@@ -112,15 +76,24 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    job = load_job()
-    spark = spark_session()
+    import duckdb
     from pyspark.sql import functions as F
-    cores = os.cpu_count()
+
+    from clickstream_job.cli import run
+    from clickstream_job.config import DEFAULT_SESSION_GAP_MINUTES, JobConfig
+    from clickstream_job.schema import RAW_EVENT_SCHEMA
+    from clickstream_job.tables import TABLES
+    import duckdb_tables
+    from spark_bench_events import generate
+
+    spark = spark_session()
+    threads = spark_cores(spark)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="spark-aggregate-bench-"))
-    print(f"spark_aggregate: local Spark {spark.version}, {spark.sparkContext.master}, {cores} cores (nproc), "
-          f"shuffle partitions {spark.conf.get('spark.sql.shuffle.partitions')}, driver memory {spark.conf.get('spark.driver.memory')}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"spark_aggregate: local Spark {spark.version}, {spark.sparkContext.master}, {os.cpu_count()} cores (nproc), "
+          f"shuffle partitions {spark.conf.get('spark.sql.shuffle.partitions')}, driver memory {spark.conf.get('spark.driver.memory')}; "
+          f"DuckDB {duckdb.__version__}, {threads} threads; load average {os.getloadavg()[0]:.1f}", flush=True)
     results = []
+    failed = False
     try:
         for size in sizes:
             zone = work / f"n{size}"
@@ -132,12 +105,12 @@ def main() -> int:
 
             def read_parse_count():
                 # A filter on parsed fields, so Spark parses every record (a bare count() skips parsing).
-                frame = spark.read.schema(job.RAW_EVENT_SCHEMA).json(folders)
+                frame = spark.read.schema(RAW_EVENT_SCHEMA).json(folders)
                 assert frame.where(F.col("user_id").isNotNull() & F.col("ts").isNotNull()).count() == records
 
             def naive_group_count():
                 # What a job without dedupe, sessions or time on page would cost: one group-by.
-                frame = spark.read.schema(job.RAW_EVENT_SCHEMA).json(folders)
+                frame = spark.read.schema(RAW_EVENT_SCHEMA).json(folders)
                 frame.groupBy(F.substring("ts", 1, 10), "page_url", "country").count().write.mode("overwrite").format("noop").save()
 
             summary = {}
@@ -145,31 +118,54 @@ def main() -> int:
             def job_run():
                 for sub in ("out", "state"):
                     shutil.rmtree(zone / sub, ignore_errors=True)
-                config = job.JobConfig(raw_uri=raw.as_uri(), output_uri=(zone / "out").as_uri(), state_uri=(zone / "state").as_uri())
-                summary.update(job.run(spark, config))
+                config = JobConfig(raw_uri=raw.as_uri(), output_uri=(zone / "out").as_uri(), state_uri=(zone / "state").as_uri())
+                summary.update(run(spark, config))
 
+            connection = duckdb_tables.connect(threads)
+            duck_rows = {}
+
+            def duckdb_run():
+                shutil.rmtree(zone / "duckdb-out", ignore_errors=True)
+                duck_rows.update(duckdb_tables.compute_tables(connection, raw, zone / "duckdb-out", DEFAULT_SESSION_GAP_MINUTES, "bench"))
+
+            job_s = best_of(args.repeat, job_run)
+            duck_s = best_of(args.repeat, duckdb_run)
             base_s = best_of(args.repeat, read_parse_count)
             naive_s = best_of(args.repeat, naive_group_count)
-            job_s = best_of(args.repeat, job_run)
-            results.append((size, records, job_s, base_s))
+            checked = duckdb_tables.compare(connection, zone / "out", list(TABLES))
+            connection.close()
+            results.append((size, job_s, duck_s))
+            per_table = "  ".join(f"{name} {job_rows:,}" for name, (job_rows, _, _) in checked.items())
             print(
                 f"spark_aggregate  events={size:>9,}  raw records={records:,} in {len(folders)} hour partitions (generated in {generated:.1f}s)\n"
-                f"  job (first run, all {len(summary['dates_written'])} dates, {summary['rows_written']:,} rows): {job_s:7.1f} s  "
+                f"  job (first run, {len(summary['dates_written'])} dates, five tables, {summary['rows_written']:,} rows): {job_s:7.1f} s  "
                 f"= {size / job_s:,.0f} events/s\n"
-                f"  baseline 1, read + parse + count (same input): {base_s:7.1f} s  = {records / base_s:,.0f} records/s\n"
-                f"  baseline 2, one plain group-by count:          {naive_s:7.1f} s\n"
-                f"  ratio job / baseline 1: {job_s / base_s:.1f}x   job / baseline 2: {job_s / naive_s:.1f}x",
+                f"  baseline, DuckDB SQL of the same five tables (same input, {threads} threads): {duck_s:7.1f} s  = {size / duck_s:,.0f} events/s\n"
+                f"  ratio job / DuckDB: {job_s / duck_s:.1f}x\n"
+                f"  rows per table (job): {per_table}\n"
+                f"  for reference: Spark read + parse + count {base_s:.1f} s (job {job_s / base_s:.1f}x), one plain group-by {naive_s:.1f} s "
+                f"(job {job_s / naive_s:.1f}x)",
                 flush=True,
             )
+            for name, (job_rows, their_rows, differing) in checked.items():
+                if job_rows != their_rows or differing:
+                    failed = True
+                    print(f"  DIFFERENT WORK: {name}: job {job_rows:,} rows, DuckDB {their_rows:,} rows, {differing:,} rows in one and not the other")
+            if not failed:
+                print(f"  DuckDB's rows equal the job's in all {len(checked)} tables (every row, every column but computed_at)")
         if len(results) > 1:
-            (n1, _, j1, b1), (n2, _, j2, b2) = results[0], results[-1]
-            print(f"growth {n1:,} -> {n2:,} events ({n2 / n1:.1f}x): job time {j2 / j1:.2f}x, baseline time {b2 / b1:.2f}x")
-        print(f"load average at the end {os.getloadavg()[0]:.1f} (other processes share the {cores} cores)")
+            (n1, j1, d1), (n2, j2, d2) = results[0], results[-1]
+            print(f"growth {n1:,} -> {n2:,} events ({n2 / n1:.1f}x): job time {j2 / j1:.2f}x, DuckDB time {d2 / d1:.2f}x")
+        at_goal = [r for r in results if r[0] == GOAL_SIZE]
+        if at_goal:
+            ratio = at_goal[-1][1] / at_goal[-1][2]
+            print(f"goal: job <= {GOAL_RATIO:.0f}x DuckDB on {GOAL_SIZE:,} events: {ratio:.1f}x {'OK' if ratio <= GOAL_RATIO else 'NOT MET'}")
+        print(f"load average at the end {os.getloadavg()[0]:.1f} (other processes share the {os.cpu_count()} cores)")
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
         spark.stop()
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
