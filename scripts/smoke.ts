@@ -4,7 +4,7 @@
  *
  *   npm run smoke                       the deployed ClickstreamPipelineStack (AWS_REGION)
  *   npm run smoke -- --local            the same steps against the local stack (local-stack/)
- *   options: --count N (default 300), --stack-name NAME, --alias NAME, --wait-minutes N,
+ *   options: --count N (default 300), --stack-name NAME, --alias-prefix PREFIX, --wait-minutes N,
  *            --keep (local: keep the run's topic, buckets and rows), --json (last line: the report)
  *
  * Exit status 0 when every step passed, 1 when one failed (the output names it and its logs),
@@ -16,7 +16,7 @@ export interface SmokeArgs {
   readonly local: boolean;
   readonly count: number;
   readonly stackName?: string;
-  readonly alias?: string;
+  readonly aliasPrefix?: string;
   readonly waitMinutes?: number;
   readonly keep: boolean;
   readonly json: boolean;
@@ -36,13 +36,13 @@ export function parseSmokeArgs(argv: readonly string[]): SmokeArgs {
       case '--json': args.json = true; break;
       case '--count': args.count = number(arg, argv[++i], 1, 100_000); break;
       case '--wait-minutes': args.waitMinutes = number(arg, argv[++i], 1, 600); break;
-      case '--stack-name': case '--alias': {
+      case '--stack-name': case '--alias-prefix': {
         const value = argv[++i];
         if (!value || value.startsWith('--')) throw new Error(`${arg} needs a value`);
-        if (arg === '--stack-name') args.stackName = value; else args.alias = value;
+        if (arg === '--stack-name') args.stackName = value; else args.aliasPrefix = value;
         break;
       }
-      default: throw new Error(`unknown argument ${arg} (options: --local, --count N, --stack-name NAME, --alias NAME, --wait-minutes N, --keep, --json)`);
+      default: throw new Error(`unknown argument ${arg} (options: --local, --count N, --stack-name NAME, --alias-prefix PREFIX, --wait-minutes N, --keep, --json)`);
     }
   }
   return args;
@@ -70,7 +70,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     const { runAwsSmoke } = await import('./deploy/smoke-aws');
-    const result = await runAwsSmoke({ region, count: args.count, stackName: args.stackName, alias: args.alias, waitMinutes: args.waitMinutes });
+    const result = await runAwsSmoke({ region, count: args.count, stackName: args.stackName, aliasPrefix: args.aliasPrefix, waitMinutes: args.waitMinutes });
     report = result.report;
     summary = { marker: result.plan.marker, date: result.plan.date, sent: result.plan.clicks.length };
   }

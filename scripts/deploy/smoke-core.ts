@@ -1,18 +1,25 @@
 /**
  * The core of `npm run smoke` (scripts/smoke.ts): a few hundred test clicks with a unique marker,
- * followed through every stage of a deployment (or of the local stack) and counted at the end.
+ * followed through every stage of a deployment (or of the local stack) and counted at the end in
+ * every aggregate table's alias.
  *
- * - `planSmoke`: the clicks (today, UTC; each URL carries the run's marker, so nothing else in the
- *   topic, the raw zone or the index is ever counted) and what the `url_country_daily` table must
- *   then say: clicks per page and country.
+ * - `planSmoke`: the clicks (today, UTC, a distinct time each) and what each of the five tables
+ *   (SPEC section 3, lambdas/indexer/tables.ts) must then say, per row of its grain. The marker is
+ *   in each click's page path, in its `utm_campaign` and in its `city`, and its users are
+ *   `<marker>-u<n>`: the rows of `url_country_daily`, `traffic_sources_daily` and `geo_daily`
+ *   that carry the marker hold the run's clicks and nothing else. `sessions_daily` and
+ *   `traffic_hourly` have no field a click can mark; their rows mix the run's clicks with any other
+ *   traffic of the same grain.
  * - `runSmoke`: runs the steps in order, prints each with its timing, and on a failure names the
  *   step and where its logs are. The steps themselves are arguments (scripts/deploy/smoke-aws.ts
  *   for a deployment, scripts/deploy/smoke-local.ts for the local stack).
- * - `compareServed`: the served rows against the plan.
- * The check is deliberately narrow (clicks of `url_country_daily` only): the smoke test proves the
- * pipeline is connected end to end; the numbers themselves are the unit and end-to-end tests' job.
+ * - `compareTable`: a table's served rows against the plan, exactly where the rows hold the run's
+ *   clicks alone, or as lower bounds where other traffic shares them.
+ * The smoke test proves the pipeline is connected end to end and that each table counts the run's
+ * clicks; the rules themselves (sessions, bots, enrichment) are the unit and end-to-end tests' job.
  */
 import { randomBytes } from 'crypto';
+import { TABLE_NAMES, TABLES, type TableName } from '../../lambdas/indexer/tables';
 
 export interface SmokeClick {
   /** The message value, a JSON click (SPEC section 1). */
@@ -23,14 +30,17 @@ export interface SmokeClick {
   readonly timestamp: number;
 }
 
+/** Served counts of one row, by field. */
+export type RowCounts = Readonly<Record<string, number>>;
+
 export interface SmokePlan {
-  /** Lower-case letters, digits and dashes; in every URL of the run. */
+  /** Lower-case letters, digits and dashes; in every URL, campaign, city and user of the run. */
   readonly marker: string;
   /** Event date of every click, YYYY-MM-DD (UTC). */
   readonly date: string;
   readonly clicks: readonly SmokeClick[];
-  /** Expected clicks per `<page path>|<country>`, page path as `/<marker>/p/<n>`. */
-  readonly expected: ReadonlyMap<string, number>;
+  /** Per table: the expected rows, by `rowKey` (the grain without `event_date`), with their counts. */
+  readonly expected: Readonly<Record<TableName, ReadonlyMap<string, RowCounts>>>;
 }
 
 export interface PlanOptions {
@@ -44,65 +54,148 @@ export interface PlanOptions {
   readonly partitions?: number;
 }
 
+/** Host of every smoke click's URL. */
+export const SMOKE_HOST = 'smoke.example.com';
+/** `utm_source` and `utm_medium` of every click: a medium of no known kind, so `channel` is `campaign` (SPEC section 2). */
+export const SMOKE_UTM = 'smoke';
+export const SMOKE_CHANNEL = 'campaign';
+/** No user agent: `device_type` is `unknown`, `browser` and `os` null, and the clicks are human. */
+export const SMOKE_DEVICE = 'unknown';
+export const SMOKE_COUNTRIES = ['DE', 'FR', 'US'] as const;
 const PAGES = 7;
-const COUNTRIES = ['DE', 'FR', 'US'];
 const USERS = 23;
+
+/**
+ * The field of each table whose value carries the marker, so that the rows holding it are the
+ * run's alone; none for the tables whose grain has no such field.
+ */
+export const MARKED_BY: Readonly<Record<TableName, 'page_url' | 'utm_campaign' | 'city' | undefined>> = {
+  url_country_daily: 'page_url',
+  sessions_daily: undefined,
+  traffic_sources_daily: 'utm_campaign',
+  geo_daily: 'city',
+  traffic_hourly: undefined,
+};
+
+/** The counts the smoke test compares, per table (each table's other fields follow from these). */
+export const CHECKED_COUNTS: Readonly<Record<TableName, readonly string[]>> = {
+  url_country_daily: ['clicks', 'unique_users', 'timed_views', 'entrances', 'bounces', 'bot_clicks'],
+  sessions_daily: ['sessions', 'bounces', 'pageviews', 'users'],
+  traffic_sources_daily: ['sessions', 'bounces', 'pageviews', 'users'],
+  geo_daily: ['clicks', 'unique_users', 'sessions', 'bot_clicks'],
+  traffic_hourly: ['clicks', 'unique_users', 'sessions', 'bot_clicks'],
+};
+
+/** A row's grain without `event_date`, joined by `|` (a null or missing value as `null`). */
+export function rowKey(table: TableName, row: Readonly<Record<string, unknown>>): string {
+  return TABLES[table].grain.filter((f) => f !== 'event_date').map((f) => (row[f] === null || row[f] === undefined ? 'null' : String(row[f]))).join('|');
+}
 
 export function planSmoke(options: PlanOptions = {}): SmokePlan {
   const count = options.count ?? 300;
   if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new Error(`smoke: count must be 1-100000, got ${count}`);
-  const now = options.now ?? new Date();
-  const marker = options.marker ?? `smoke-${now.toISOString().replace(/[-:TZ.]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+  const now = (options.now ?? new Date()).getTime();
+  const marker = options.marker ?? `smoke-${new Date(now).toISOString().replace(/[-:TZ.]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
   if (!/^[a-z0-9-]{6,64}$/.test(marker)) throw new Error(`smoke: the marker must be 6-64 of a-z, 0-9 and "-", got ${marker}`);
-  const date = now.toISOString().slice(0, 10);
+  const date = new Date(now).toISOString().slice(0, 10);
   const startOfDay = Date.parse(`${date}T00:00:00.000Z`);
+  // A second apart and ending now; shortly after midnight, closer together from midnight on (and,
+  // in the first `count` milliseconds of a day, a millisecond apart, up to `count` ms ahead of now,
+  // which the ingest accepts). Every click is today's, and no two share a time, so the order of a
+  // user's clicks, and with it each session, is the order of the plan.
+  const first = Math.max(startOfDay, now - count * 1000);
+  const step = Math.max(1, Math.floor((now - first) / count));
   const partitions = options.partitions ?? 3;
-  const expected = new Map<string, number>();
+  const users = Math.min(USERS, count);
   const clicks: SmokeClick[] = [];
+  const planned: Array<{ user: number; page: string; country: string; timestamp: number }> = [];
   for (let i = 0; i < count; i++) {
-    const page = `/${marker}/p/${i % PAGES}`;
-    const country = COUNTRIES[i % COUNTRIES.length];
-    const user = `${marker}-u${i % USERS}`;
-    // A second apart, ending now, never before today's midnight: every click is today's.
-    const timestamp = Math.max(startOfDay, now.getTime() - (count - i) * 1000);
+    const user = i % users;
+    const page = `https://${SMOKE_HOST}/${marker}/p/${i % PAGES}`;
+    // A user's clicks all come from one country: a session's country is its entry click's.
+    const country = SMOKE_COUNTRIES[user % SMOKE_COUNTRIES.length];
+    const timestamp = first + i * step;
+    const url = `${page}?utm_source=${SMOKE_UTM}&utm_medium=${SMOKE_UTM}&utm_campaign=${marker}`;
     clicks.push({
-      value: JSON.stringify({ user_id: user, timestamp: new Date(timestamp).toISOString(), url: `https://smoke.example.com${page}`, country }),
+      value: JSON.stringify({ user_id: `${marker}-u${user}`, timestamp: new Date(timestamp).toISOString(), url, country, city: marker }),
       partition: i % partitions,
-      key: user,
+      key: `${marker}-u${user}`,
       timestamp,
     });
-    expected.set(`${page}|${country}`, (expected.get(`${page}|${country}`) ?? 0) + 1);
+    planned.push({ user, page, country, timestamp });
   }
-  return { marker, date, clicks, expected };
+  return { marker, date, clicks, expected: expectedTables(planned, marker) };
 }
 
-/** A served `url_country_daily` row, as much of it as the check reads. */
-export interface ServedRow {
-  readonly page_url: string;
-  readonly country: string;
-  readonly clicks: number;
-  readonly event_date?: string;
+/**
+ * What each table must hold for the planned clicks (SPEC section 3): a user's clicks are one
+ * session (they are at most `users` seconds apart, under any session gap setting, and all of one
+ * date); its entry is the user's first click, its exit the last, a bounce when it has one click.
+ */
+function expectedTables(planned: ReadonlyArray<{ user: number; page: string; country: string; timestamp: number }>, marker: string): SmokePlan['expected'] {
+  const sessionLength = new Map<number, number>();
+  for (const c of planned) sessionLength.set(c.user, (sessionLength.get(c.user) ?? 0) + 1);
+  const tables = Object.fromEntries(TABLE_NAMES.map((t) => [t, new Map<string, { counts: Record<string, number>; users: Set<number> }>()])) as Record<TableName, Map<string, { counts: Record<string, number>; users: Set<number> }>>;
+  const add = (table: TableName, grain: Record<string, unknown>, user: number, counts: Record<string, number>, usersField?: string) => {
+    const key = rowKey(table, grain);
+    const row = tables[table].get(key) ?? { counts: Object.fromEntries(CHECKED_COUNTS[table].map((f) => [f, 0])), users: new Set<number>() };
+    for (const [field, n] of Object.entries(counts)) row.counts[field] += n;
+    row.users.add(user);
+    if (usersField) row.counts[usersField] = row.users.size;
+    tables[table].set(key, row);
+  };
+  const seen = new Map<number, number>();
+  for (const c of planned) {
+    const index = seen.get(c.user) ?? 0;
+    seen.set(c.user, index + 1);
+    const length = sessionLength.get(c.user)!;
+    const entry = index === 0 ? 1 : 0;
+    const exit = index === length - 1;
+    const bounce = entry && length === 1 ? 1 : 0;
+    const hour = new Date(c.timestamp - (c.timestamp % 3_600_000)).toISOString();
+    add('url_country_daily', { page_url: c.page, country: c.country }, c.user,
+      { clicks: 1, timed_views: exit ? 0 : 1, entrances: entry, bounces: bounce, bot_clicks: 0 }, 'unique_users');
+    add('geo_daily', { country: c.country, city: marker }, c.user, { clicks: 1, sessions: entry, bot_clicks: 0 }, 'unique_users');
+    add('traffic_hourly', { event_hour: hour, country: c.country, device_type: SMOKE_DEVICE }, c.user, { clicks: 1, sessions: entry, bot_clicks: 0 }, 'unique_users');
+    if (entry) {
+      const session = { sessions: 1, bounces: bounce, pageviews: length };
+      add('sessions_daily', { country: c.country, device_type: SMOKE_DEVICE, browser: null, os: null, channel: SMOKE_CHANNEL }, c.user, session, 'users');
+      add('traffic_sources_daily', { channel: SMOKE_CHANNEL, referrer_host: null, utm_source: SMOKE_UTM, utm_medium: SMOKE_UTM, utm_campaign: marker, country: c.country }, c.user, session, 'users');
+    }
+  }
+  return Object.fromEntries(TABLE_NAMES.map((t) => [t, new Map([...tables[t]].map(([key, row]) => [key, row.counts as RowCounts]))])) as unknown as SmokePlan['expected'];
 }
 
-/** Differences between the served rows of the marker and the plan; empty when they agree. */
-export function compareServed(plan: SmokePlan, rows: readonly ServedRow[]): string[] {
-  const served = new Map<string, number>();
+/**
+ * Differences between a table's served rows and the plan; empty when they agree.
+ * `exact`: the rows hold the run's clicks alone (a marked table, or a local run with indices of its
+ * own), so every count must equal the plan's and no other row may exist. Otherwise each planned
+ * row must exist with counts at least the plan's (other traffic of the same grain adds to them).
+ */
+export function compareTable(plan: SmokePlan, table: TableName, rows: ReadonlyArray<Readonly<Record<string, unknown>>>, exact: boolean): string[] {
+  const served = new Map<string, Record<string, number>>();
   for (const row of rows) {
-    if (!row.page_url.includes(`/${plan.marker}/`)) continue;
-    const path = row.page_url.slice(row.page_url.indexOf(`/${plan.marker}/`)).replace(/\/$/, '');
-    const key = `${path}|${row.country}`;
-    served.set(key, (served.get(key) ?? 0) + Number(row.clicks));
+    const key = rowKey(table, row);
+    const counts = served.get(key) ?? {};
+    for (const field of CHECKED_COUNTS[table]) counts[field] = (counts[field] ?? 0) + Number(row[field] ?? 0);
+    served.set(key, counts);
   }
   const problems: string[] = [];
-  for (const [key, clicks] of plan.expected) {
+  for (const [key, want] of plan.expected[table]) {
     const got = served.get(key);
-    if (got !== clicks) problems.push(`${key}: ${got ?? 'no row'} clicks served, ${clicks} sent`);
+    if (!got) {
+      problems.push(`${key}: no row`);
+      continue;
+    }
+    const wrong = Object.entries(want).filter(([field, n]) => (exact ? got[field] !== n : !(got[field] >= n)));
+    if (wrong.length > 0) problems.push(`${key}: ${wrong.map(([field, n]) => `${field} ${got[field]} served, ${exact ? '' : 'at least '}${n} expected`).join(', ')}`);
   }
-  for (const key of served.keys()) if (!plan.expected.has(key)) problems.push(`${key}: served but never sent`);
+  if (exact) for (const key of served.keys()) if (!plan.expected[table].has(key)) problems.push(`${key}: served but never sent`);
   return problems;
 }
 
-export const totalClicks = (rows: readonly ServedRow[]) => rows.reduce((n, r) => n + Number(r.clicks), 0);
+/** Clicks of `url_country_daily` rows. */
+export const totalClicks = (rows: ReadonlyArray<Readonly<Record<string, unknown>>>) => rows.reduce((n, r) => n + Number(r.clicks ?? 0), 0);
 
 /** One step of a smoke run: what it does and where to look when it fails. */
 export interface SmokeStep {

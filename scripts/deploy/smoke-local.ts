@@ -3,9 +3,11 @@
  * the S3 server, OpenSearch, local Spark), driven by the local pipeline's own stage functions
  * (local/pipeline.ts, local/stages.ts): produce to Kafka, the local MSK event source mapping with
  * the ingest handler, the Glue script on local Spark for today, the local S3 notifier with the
- * indexer handler, and the served rows read back. The run gets its own topic, consumer group and
- * buckets (named after its marker), is read back from the indexer's `url_country_daily` alias, and
- * removes its topic, buckets and rows at the end.
+ * indexer handler, and the served rows of every table read back. The run gets its own topic,
+ * consumer group, buckets and OpenSearch aliases (all named after its marker: the alias prefix is
+ * the marker, so its indices and computations ledger are its own and nothing it indexes can touch
+ * another pipeline's rows), so every row it reads is its own and must match the plan exactly. It
+ * removes its topic, consumer group, buckets, indices and index templates at the end.
  */
 import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import {
@@ -15,11 +17,13 @@ import {
   setupResources,
   type PipelineClients,
 } from '../../local/pipeline';
-import { deletePrefix, listKeys, readNdjsonGz, settingsFromEnv, type PipelineSettings } from '../../local/resources';
+import { allAliases, TABLE_NAMES, tableAlias, type TableName } from '../../lambdas/indexer/tables';
+import { indexNames } from '../../opensearch/index-template';
+import { deleteAliasIndices, deletePrefix, listKeys, readNdjsonGz, settingsFromEnv, type PipelineSettings } from '../../local/resources';
 import { runAggregateStage, runIndexStage, runIngestStage } from '../../local/stages';
 import type { ClickMessage } from '../../local/generator';
-import { compareServed, planSmoke, runSmoke, totalClicks, type PlanOptions, type SmokePlan, type SmokeReport, type SmokeStep } from './smoke-core';
-import { deleteServedRows, servedRows, SMOKE_ALIAS } from './smoke-served';
+import { compareTable, planSmoke, runSmoke, totalClicks, type PlanOptions, type SmokePlan, type SmokeReport, type SmokeStep } from './smoke-core';
+import { servedTableRows } from './smoke-served';
 
 export interface LocalSmokeOptions extends PlanOptions {
   readonly log?: (line: string) => void;
@@ -30,8 +34,8 @@ export interface LocalSmokeOptions extends PlanOptions {
 export interface LocalSmokeResult {
   readonly plan: SmokePlan;
   readonly report: SmokeReport;
-  /** What each stage counted for the run's marker. */
-  readonly counts: { produced: number; stored: number; served: number };
+  /** What each stage counted for the run's marker; `served`: clicks of `url_country_daily`; `rows`: rows read per table. */
+  readonly counts: { produced: number; stored: number; served: number; rows: Partial<Record<TableName, number>> };
 }
 
 export function localSmokeSettings(plan: SmokePlan, env: NodeJS.ProcessEnv = process.env): PipelineSettings {
@@ -42,6 +46,7 @@ export function localSmokeSettings(plan: SmokePlan, env: NodeJS.ProcessEnv = pro
     consumerGroup: plan.marker,
     rawBucket: `${plan.marker}-raw`,
     aggregatesBucket: `${plan.marker}-aggregates`,
+    aliasPrefix: plan.marker,
   };
 }
 
@@ -51,7 +56,7 @@ export async function runLocalSmoke(options: LocalSmokeOptions = {}): Promise<Lo
   const settings = localSmokeSettings(plan);
   exportHandlerEnvironment(settings);
   const clients = createClients(settings);
-  const counts = { produced: 0, stored: 0, served: 0 };
+  const counts: LocalSmokeResult['counts'] = { produced: 0, stored: 0, served: 0, rows: {} };
   let until = new Map<number, number>();
   let newKeys: string[] = [];
   log(`smoke test of the local stack: ${plan.clicks.length} clicks marked ${plan.marker}, event date ${plan.date}`);
@@ -100,23 +105,27 @@ export async function runLocalSmoke(options: LocalSmokeOptions = {}): Promise<Lo
         return `${index.notifications} notifications delivered to the indexer`;
       },
     },
-    {
-      name: 'check',
-      logs: `the rows of alias ${SMOKE_ALIAS} whose page_url contains /${plan.marker}/`,
-      run: async () => {
-        const rows = await servedRows(clients.openSearch, SMOKE_ALIAS, plan);
-        counts.served = totalClicks(rows);
-        const problems = compareServed(plan, rows);
-        if (problems.length > 0) throw new Error(`served rows differ from what was sent: ${problems.slice(0, 5).join('; ')}`);
-        return `${rows.length} rows, ${counts.served} clicks served = ${plan.clicks.length} sent`;
-      },
-    },
+    ...TABLE_NAMES.map((table): SmokeStep => {
+      const alias = tableAlias(table, settings.aliasPrefix);
+      return {
+        name: `served ${table}`,
+        logs: `the indexer lines above, local-output/indexer-dlq.ndjson, and the rows of alias ${alias} (--keep keeps them)`,
+        run: async () => {
+          const rows = await servedTableRows(clients.openSearch, alias, plan, { table, shared: false });
+          counts.rows[table] = rows.length;
+          if (table === 'url_country_daily') counts.served = totalClicks(rows);
+          const problems = compareTable(plan, table, rows, true);
+          if (problems.length > 0) throw new Error(`${problems.length} rows of ${alias} differ from the plan: ${problems.slice(0, 5).join('; ')}`);
+          return `${rows.length} rows in ${alias}, as planned`;
+        },
+      };
+    }),
   ];
   let report: SmokeReport;
   try {
     report = await runSmoke(steps, log);
   } finally {
-    if (!options.keep) await cleanUp(clients, settings, plan, log);
+    if (!options.keep) await cleanUp(clients, settings, log);
   }
   return { plan, report, counts };
 }
@@ -127,9 +136,14 @@ async function markedRawEvents(clients: PipelineClients, settings: PipelineSetti
   return lines.filter(({ line }) => String(line.url ?? '').includes(`/${plan.marker}/`)).length;
 }
 
-async function cleanUp(clients: PipelineClients, settings: PipelineSettings, plan: SmokePlan, log: (line: string) => void): Promise<void> {
+async function cleanUp(clients: PipelineClients, settings: PipelineSettings, log: (line: string) => void): Promise<void> {
   const tasks: Array<[string, () => Promise<unknown>]> = [
-    ['rows', () => deleteServedRows(clients.openSearch, SMOKE_ALIAS, plan)],
+    ['indices and index templates', async () => {
+      for (const alias of allAliases(settings.aliasPrefix)) {
+        await deleteAliasIndices(clients.openSearch, alias);
+        await clients.openSearch.transport.request({ method: 'DELETE', path: `/_index_template/${indexNames(alias).templateName}` }, { ignore: [404] });
+      }
+    }],
     ['topic', async () => {
       const admin = clients.kafka.admin();
       await admin.connect();
