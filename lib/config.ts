@@ -54,6 +54,13 @@ export interface RetentionSettings {
   readonly rawEventsTransitionDays: number;
   /** Raw events are deleted after this many days; undefined keeps them forever. */
   readonly rawEventsExpirationDays?: number;
+  /**
+   * Events older than this many days (by the ingest function's clock) are quarantined as
+   * `timestamp_older_than_max_age`, so no date whose raw data may have expired is ever recomputed
+   * from a partial input (docs/operations.md, "Data safety"). With `rawEventsExpirationDays` it is
+   * at most that minus 3 and defaults to that minus 3; without it, undefined means no maximum.
+   */
+  readonly maxEventAgeDays?: number;
   /** Quarantined messages are deleted after this many days. */
   readonly quarantineExpirationDays: number;
   /** Days the Lambda, Glue and alarm-history logs are kept (a CloudWatch Logs retention value). */
@@ -134,6 +141,7 @@ export const SETTINGS = {
   glueLookbackDays: '(none: the whole raw zone)',
   rawEventsTransitionDays: 30,
   rawEventsExpirationDays: '(none: keep)',
+  maxEventAgeDays: '(rawEventsExpirationDays - 3; none when raw events are kept)',
   quarantineExpirationDays: 90,
   logRetentionDays: 30,
   openSearchInstanceType: '(t3.small.search in dev, r6g.large.search in prod)',
@@ -202,6 +210,7 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
     // S3 moves nothing to Standard-IA that is younger than 30 days.
     rawEventsTransitionDays: reader.integer('rawEventsTransitionDays', 30, 36500) ?? 30,
     rawEventsExpirationDays: reader.integer('rawEventsExpirationDays', 1, 36500),
+    maxEventAgeDays: reader.integer('maxEventAgeDays', 1, 36500),
     quarantineExpirationDays: reader.integer('quarantineExpirationDays', 1, 36500) ?? 90,
     logRetentionDays: reader.oneOfNumbers('logRetentionDays', LOG_RETENTION_DAYS,
       `must be one of the CloudWatch Logs retention values ${LOG_RETENTION_DAYS.join(', ')}`) ?? 30,
@@ -211,6 +220,7 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
       `must be greater than rawEventsTransitionDays (${retention.rawEventsTransitionDays}): objects are moved before they are deleted`,
       retention.rawEventsExpirationDays);
   }
+  const maxEventAgeDays = maxEventAgeFor(reader, retention.rawEventsExpirationDays, retention.maxEventAgeDays);
 
   const openSearch: OpenSearchSettings = {
     instanceType: reader.matching('openSearchInstanceType', OPENSEARCH_INSTANCE_TYPE,
@@ -252,12 +262,39 @@ export function loadPipelineConfig(scope: IConstruct): PipelineConfig {
     kafka,
     vpcId,
     processing,
-    retention,
+    retention: { ...retention, maxEventAgeDays },
     openSearch,
     privacy,
     alarmEmail,
     alarms,
   };
+}
+
+/** Days the maximum event age stays below the raw expiry (MAX_EVENT_AGE_MARGIN_DAYS in lib/ingest.ts,
+ *  which explains the three days; kept equal by test/ingest/data-safety-stage.test.ts). */
+export const MAX_EVENT_AGE_MARGIN_DAYS = 3;
+
+/**
+ * The maximum event age of a deployment: with a raw expiry, the given value if it leaves the
+ * margin (else a problem naming both settings) or the expiry minus the margin; without one, the
+ * given value or none.
+ */
+function maxEventAgeFor(reader: ContextReader, expirationDays: number | undefined, given: number | undefined): number | undefined {
+  if (expirationDays === undefined) return given;
+  const limit = expirationDays - MAX_EVENT_AGE_MARGIN_DAYS;
+  if (limit < 1) {
+    reader.problem('rawEventsExpirationDays',
+      `must be at least ${MAX_EVENT_AGE_MARGIN_DAYS + 1}: the ingest function quarantines events older than maxEventAgeDays, ` +
+      `which must stay ${MAX_EVENT_AGE_MARGIN_DAYS} days below it`, expirationDays);
+    return undefined;
+  }
+  if (given !== undefined && given > limit) {
+    reader.problem('maxEventAgeDays',
+      `must be at most rawEventsExpirationDays - ${MAX_EVENT_AGE_MARGIN_DAYS} (${limit}): an older event would make the job ` +
+      'recompute a date whose raw data may have partly expired, from what is left of it', given);
+    return undefined;
+  }
+  return given ?? limit;
 }
 
 const MSK_CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9-]{1,64}\/[A-Za-z0-9-]+$/;

@@ -34,6 +34,40 @@ import { PipelineFunction, SecureBucket, SecureQueue, vpcNetworkInterfaceStateme
 export const MSK_IAM_PORT = 9098;
 /** S3 Standard-IA and Glacier Instant Retrieval bill at least 128 KiB per object. */
 const MIN_BILLABLE_TIERED_OBJECT_BYTES = 128 * 1024;
+/** The change log's default prefix (DEFAULT_CHANGE_LOG_PREFIX of lambdas/ingest/core.ts, not
+ *  imported: the core would load the enrichment libraries into every synthesis). */
+const DEFAULT_CHANGE_LOG_PREFIX = 'changes/';
+/**
+ * Days the maximum event age must stay below the raw expiry (docs/operations.md, "Data safety"):
+ * an object of a date may be written up to a day before it (an event up to 24 h after its record),
+ * so its data can start to expire `expiry - 1` days after the date starts; an event accepted at the
+ * maximum age belongs to a date that started up to a day earlier; and the job that recomputes
+ * the date runs within a day. 3 days keeps every date an accepted event changes complete until the
+ * next job run.
+ */
+export const MAX_EVENT_AGE_MARGIN_DAYS = 3;
+
+/**
+ * The maximum event age for a raw expiry: the given one, checked to be at least
+ * MAX_EVENT_AGE_MARGIN_DAYS below the expiry, or, when none is given, the expiry minus the margin.
+ * Undefined when raw events never expire and no maximum is given. Throws with the rule.
+ */
+export function resolveMaxEventAgeDays(rawExpirationDays: number | undefined, maxEventAgeDays: number | undefined): number | undefined {
+  if (maxEventAgeDays !== undefined && (!Number.isInteger(maxEventAgeDays) || maxEventAgeDays < 1)) {
+    throw new Error(`IngestStage: maxEventAge must be a whole number of days from 1, got ${maxEventAgeDays}`);
+  }
+  if (rawExpirationDays === undefined) return maxEventAgeDays;
+  const limit = rawExpirationDays - MAX_EVENT_AGE_MARGIN_DAYS;
+  if (limit < 1) {
+    throw new Error(`IngestStage: rawEventsExpiration of ${rawExpirationDays} days leaves no room for a maximum event age: ` +
+      `it must be at least ${MAX_EVENT_AGE_MARGIN_DAYS + 1} days (the maximum event age stays ${MAX_EVENT_AGE_MARGIN_DAYS} days below it)`);
+  }
+  if (maxEventAgeDays !== undefined && maxEventAgeDays > limit) {
+    throw new Error(`IngestStage: maxEventAge (${maxEventAgeDays} days) must be at most rawEventsExpiration minus ${MAX_EVENT_AGE_MARGIN_DAYS} ` +
+      `(${limit} days): an older event could make the job recompute a date whose raw data has partly expired`);
+  }
+  return maxEventAgeDays ?? limit;
+}
 
 export interface IngestStageProps {
   /** The raw bucket (SPEC §2). This stage adds lifecycle rules to it and grants writes under its prefixes. */
@@ -102,6 +136,17 @@ export interface IngestStageProps {
   /** Age at which quarantined messages are deleted.
    *  @default Duration.days(90) */
   readonly quarantineExpiration?: Duration;
+  /** Events older than this (by the function's clock) are quarantined as `timestamp_older_than_max_age`
+   *  (whole days; at most `rawEventsExpiration` minus MAX_EVENT_AGE_MARGIN_DAYS).
+   *  @default `rawEventsExpiration` minus MAX_EVENT_AGE_MARGIN_DAYS days; none when raw events never expire */
+  readonly maxEventAge?: Duration;
+  /** Key prefix of the partition change log in the raw bucket (the job lists it to find changed dates).
+   *  @default 'changes/' */
+  readonly changeLogPrefix?: string;
+  /** Age at which change-log entries the job has not removed are deleted (a safety net: the job
+   *  removes the entries it consumed).
+   *  @default Duration.days(90) */
+  readonly changeLogExpiration?: Duration;
   /** Bucket for the S3 server access logs of the failed-batches bucket.
    *  @default no access logging */
   readonly serverAccessLogsBucket?: s3.IBucket;
@@ -225,6 +270,10 @@ export class IngestStage extends Construct {
   public readonly network?: PipelineNetwork;
   /** The deploy-time topic resource of a new cluster. */
   public readonly topicResource?: CustomResource;
+  /** Key prefix of the partition change log in the raw bucket (with a trailing `/`). */
+  public readonly changeLogPrefix: string;
+  /** The maximum event age in days the function enforces, or undefined for none. */
+  public readonly maxEventAgeDays?: number;
   /** The function behind `topicResource`. */
   public readonly topicFunction?: PipelineFunction;
 
@@ -233,6 +282,9 @@ export class IngestStage extends Construct {
     const topic = props.topic ?? 'clickstream';
     const eventsPrefix = withSlash(props.rawEventsPrefix ?? 'events/');
     const quarantinePrefix = withSlash(props.quarantinePrefix ?? 'quarantine/');
+    const changeLogPrefix = withSlash(props.changeLogPrefix ?? DEFAULT_CHANGE_LOG_PREFIX);
+    this.changeLogPrefix = changeLogPrefix;
+    this.maxEventAgeDays = resolveMaxEventAgeDays(props.rawEventsExpiration?.toDays(), props.maxEventAge?.toDays());
     const batchSize = props.batchSize ?? 1000;
     const retryAttempts = props.retryAttempts ?? 5;
     const pollers = props.pollers ?? { minimumPollers: 1, maximumPollers: 10 };
@@ -244,12 +296,13 @@ export class IngestStage extends Construct {
     assertRange('pollers.maximumPollers', pollers.maximumPollers, pollers.minimumPollers, 2000);
     assertRange('writeConcurrency', props.writeConcurrency ?? 8, 1, 64);
     if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) throw new Error(`IngestStage: not a Kafka topic name: "${topic}"`);
-    if (eventsPrefix.startsWith(quarantinePrefix) || quarantinePrefix.startsWith(eventsPrefix)) {
-      throw new Error(`IngestStage: the events and quarantine prefixes must not contain each other ("${eventsPrefix}", "${quarantinePrefix}")`);
+    const prefixes = [eventsPrefix, quarantinePrefix, changeLogPrefix];
+    if (prefixes.some((a, i) => prefixes.some((b, j) => i !== j && a.startsWith(b)))) {
+      throw new Error(`IngestStage: the events, quarantine and change-log prefixes must not contain each other ("${prefixes.join('", "')}")`);
     }
     this.topic = topic;
 
-    this.addLifecycleRules(props.rawEventsBucket, eventsPrefix, quarantinePrefix, props);
+    this.addLifecycleRules(props.rawEventsBucket, eventsPrefix, quarantinePrefix, changeLogPrefix, props);
 
     // --- Source: the given cluster, or a new MSK Serverless cluster and its topic -------------------
     let topicReady: CustomResource | undefined;
@@ -297,17 +350,19 @@ export class IngestStage extends Construct {
         RAW_BUCKET: props.rawEventsBucket.bucketName,
         RAW_EVENTS_PREFIX: eventsPrefix,
         QUARANTINE_PREFIX: quarantinePrefix,
+        CHANGE_LOG_PREFIX: changeLogPrefix,
+        ...(this.maxEventAgeDays === undefined ? {} : { MAX_EVENT_AGE_DAYS: String(this.maxEventAgeDays) }),
         WRITE_CONCURRENCY: String(props.writeConcurrency ?? 8),
         PSEUDONYMIZE_USER_IDS: String(props.pseudonymizeUserIds ?? false),
         ERASURE_RECORD_KEY: DEFAULT_ERASURE_RECORD_KEY,
         ...(props.privacyKey ? { PRIVACY_KEY_SECRET_ARN: props.privacyKey.secret.secretArn } : {}),
       },
     });
-    // Least privilege: new objects under the two prefixes, nothing else (no read, no delete).
+    // Least privilege: new objects under the three prefixes, nothing else (no read, no delete).
     this.ingestFunction.addToRolePolicy(new iam.PolicyStatement({
       sid: 'WriteRawZone',
       actions: ['s3:PutObject'],
-      resources: [props.rawEventsBucket.arnForObjects(`${eventsPrefix}*`), props.rawEventsBucket.arnForObjects(`${quarantinePrefix}*`)],
+      resources: [eventsPrefix, quarantinePrefix, changeLogPrefix].map((prefix) => props.rawEventsBucket.arnForObjects(`${prefix}*`)),
     }));
     this.grantPrivacyAccess(props);
     this.grantEventSourceAccess(this.clusterArn, topic, consumerGroupId);
@@ -343,7 +398,7 @@ export class IngestStage extends Construct {
     if (policy) this.eventSourceMapping.node.addDependency(policy);
   }
 
-  private addLifecycleRules(bucket: s3.Bucket, eventsPrefix: string, quarantinePrefix: string, props: IngestStageProps): void {
+  private addLifecycleRules(bucket: s3.Bucket, eventsPrefix: string, quarantinePrefix: string, changeLogPrefix: string, props: IngestStageProps): void {
     const iaAfter = props.rawEventsInfrequentAccessAfter ?? Duration.days(30);
     if (iaAfter.toDays() < 30) throw new Error('IngestStage: rawEventsInfrequentAccessAfter must be at least 30 days (an S3 rule for Standard-IA)');
     const transitions: s3.Transition[] = [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: iaAfter }];
@@ -370,6 +425,15 @@ export class IngestStage extends Construct {
       prefix: quarantinePrefix,
       expiration: props.quarantineExpiration ?? Duration.days(90),
       noncurrentVersionExpiration: Duration.days(7),
+      abortIncompleteMultipartUploadAfter: Duration.days(1),
+    });
+    // The job removes the entries it consumed; this only catches entries nobody consumes (a job
+    // without the change log, or one stopped for months: docs/operations.md, "Data safety").
+    bucket.addLifecycleRule({
+      id: 'ChangeLogRetention',
+      prefix: changeLogPrefix,
+      expiration: props.changeLogExpiration ?? Duration.days(90),
+      noncurrentVersionExpiration: Duration.days(1),
       abortIncompleteMultipartUploadAfter: Duration.days(1),
     });
   }
@@ -456,7 +520,13 @@ export class IngestStage extends Construct {
         ClusterArn: this.clusterArn,
         Topic: topic,
         Partitions: String(partitions),
-        Configs: { 'retention.ms': String((props.topicRetention ?? Duration.days(7)).toMilliseconds()) },
+        // LogAppendTime: a record's timestamp is the broker's clock when it appended it, not the
+        // producer's, so the quarantine date and the 24 h future bound follow a clock the pipeline
+        // trusts (docs/operations.md, "Data safety").
+        Configs: {
+          'retention.ms': String((props.topicRetention ?? Duration.days(7)).toMilliseconds()),
+          'message.timestamp.type': 'LogAppendTime',
+        },
       },
     });
     return { resource, fn };
