@@ -16,8 +16,12 @@ export interface CliOptions {
   readonly reset: boolean;
   /** Top pages shown per country. */
   readonly top: number;
-  /** `--follow`: keep running, producing at `rate` per second and aggregating every `everySeconds`. @default a single run */
-  readonly follow?: { readonly rate: number; readonly everySeconds: number };
+  /**
+   * `--follow`: keep running, producing at `rate` per second and aggregating every `everySeconds`;
+   * with `durationSeconds`, stop by itself after that long with everything consumed, aggregated
+   * and indexed. @default a single run
+   */
+  readonly follow?: { readonly rate: number; readonly everySeconds: number; readonly durationSeconds?: number };
 }
 
 export const DEFAULT_COUNT = 20_000;
@@ -57,7 +61,10 @@ Live (runs until Ctrl-C)
   --rate N            messages per second the generator produces (default ${DEFAULT_RATE}); 0: none, only
                       what other producers write to the topic (e.g. kcat -b 127.0.0.1:9092 -t clickstream -P)
   --every SECONDS     interval of the Spark job (default ${DEFAULT_EVERY_SECONDS})
-  Ctrl-C stops cleanly: the batch in hand and a running job finish; the next run goes on from there.
+  --duration SECONDS  stop by itself after SECONDS: the generator stops, everything in the topic
+                      is consumed, a last job runs and is indexed, then the run ends (exit 0)
+  Ctrl-C stops cleanly (exit 0): the batch in hand and a running job finish; what was consumed
+  after the last job is aggregated by the next run, which goes on from there.
 
 The engines keep their data between runs: a second run adds its events to what is there and the
 Spark job recomputes only the days whose input changed (the scheduled job's behaviour). A run
@@ -89,6 +96,7 @@ export function parseArgs(argv: readonly string[], randomSeed: () => string = ()
   let follow = false;
   let rate: number | undefined;
   let every: number | undefined;
+  let duration: number | undefined;
   const setCount = (flag: string, v: string | undefined) => {
     if (file !== undefined || count !== undefined) throw new UsageError(`${flag}: the events were already given`);
     count = positiveInt(flag, v, true);
@@ -153,6 +161,7 @@ export function parseArgs(argv: readonly string[], randomSeed: () => string = ()
       case '--follow': follow = true; break;
       case '--rate': rate = positiveInt(arg, value(), true); break;
       case '--every': every = positiveInt(arg, value()); break;
+      case '--duration': duration = positiveInt(arg, value()); break;
       case '--top': top = positiveInt(arg, value()); break;
       case '--keep-running': keepRunning = true; break;
       case '--reset': reset = true; break;
@@ -168,13 +177,16 @@ export function parseArgs(argv: readonly string[], randomSeed: () => string = ()
     reset,
     top,
   };
-  if (!follow && (rate !== undefined || every !== undefined)) throw new UsageError(`${rate !== undefined ? '--rate' : '--every'} only applies with --follow`);
+  if (!follow) {
+    const live = rate !== undefined ? '--rate' : every !== undefined ? '--every' : duration !== undefined ? '--duration' : undefined;
+    if (live) throw new UsageError(`${live} only applies with --follow`);
+  }
   if (follow) {
     if (file !== undefined || count !== undefined) throw new UsageError('--follow produces at --rate until stopped; --events and --count apply to a single run');
     return {
       source: { kind: 'generate', count: 0, seed: seed ?? randomSeed(), days },
       ...common,
-      follow: { rate: rate ?? DEFAULT_RATE, everySeconds: every ?? DEFAULT_EVERY_SECONDS },
+      follow: { rate: rate ?? DEFAULT_RATE, everySeconds: every ?? DEFAULT_EVERY_SECONDS, ...(duration !== undefined ? { durationSeconds: duration } : {}) },
     };
   }
   if (file !== undefined) {

@@ -7,7 +7,10 @@
  *   after each job: live view refreshed, report.html (and --out, --out-dir) rewritten
  *
  * Ctrl-C (SIGINT) or SIGTERM stops cleanly: the generator stops, the poller finishes the batch in
- * hand and commits it, a running job finishes and its notifications are delivered. A second
+ * hand and commits it, a running job finishes and its notifications are delivered; what was
+ * consumed after the last job is aggregated by the next run's first job. `--duration SECONDS`
+ * stops by itself and drains: the generator stops, everything in the topic then is consumed, and a
+ * last job runs and is indexed, so every event produced while it ran is served. A second
  * Ctrl-C exits at once: whatever was in flight is redone by the next run (an uncommitted batch is
  * delivered again, a job that did not save its state runs again, undelivered notifications go out
  * with the next delivery), so nothing is half-written and nothing is lost or counted twice.
@@ -53,7 +56,7 @@ interface JobRun {
 }
 
 /** What the live view shows; updated by the loops, drawn once a second. */
-interface LiveState {
+export interface LiveState {
   readonly startedAt: number;
   produced: number;
   consumed: number;
@@ -61,6 +64,8 @@ interface LiveState {
   quarantined: number;
   failedBatches: number;
   jobs: number;
+  /** `consumed` when the last successful job started (-1: none yet, or the last one failed). */
+  consumedAtLastJob: number;
   jobRunning?: Date;
   lastJob?: JobRun;
   nextJobAt?: number;
@@ -159,6 +164,8 @@ export interface FollowSummary {
   readonly quarantined: number;
   readonly jobs: number;
   readonly documents: number;
+  /** How the run ended: a stop request (Ctrl-C, SIGTERM), or `--duration` with everything indexed. */
+  readonly stoppedBy: 'signal' | 'duration';
 }
 
 export async function runFollow(options: CliOptions, hooks: FollowHooks = {}): Promise<FollowSummary> {
@@ -170,13 +177,14 @@ export async function runFollow(options: CliOptions, hooks: FollowHooks = {}): P
   const out = hooks.out ?? process.stdout;
   const view = new LiveView(out);
   const alias = aliasOf(settings);
-  const state: LiveState = { startedAt: Date.now(), produced: 0, consumed: 0, stored: 0, quarantined: 0, failedBatches: 0, jobs: 0, documents: 0, topPages: [], stopping: false, samples: [] };
+  const state: LiveState = { startedAt: Date.now(), produced: 0, consumed: 0, stored: 0, quarantined: 0, failedBatches: 0, jobs: 0, consumedAtLastJob: -1, documents: 0, topPages: [], stopping: false, samples: [] };
   const log: Log = (line) => view.print(line);
 
   // Stop requests: the first one stops cleanly, the second one exits at once.
   let requestStop!: () => void;
   const stopRequested = new Promise<void>((r) => { requestStop = r; });
   let signals = 0;
+  let stoppedBy = 'signal' as FollowSummary['stoppedBy'];
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
@@ -191,6 +199,15 @@ export async function runFollow(options: CliOptions, hooks: FollowHooks = {}): P
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   void hooks.stop?.then(() => onSignal('SIGTERM'));
+  const durationSeconds = options.follow.durationSeconds;
+  const durationTimer = durationSeconds === undefined ? undefined : setTimeout(() => {
+    if (signals > 0) return;
+    signals++;
+    stoppedBy = 'duration';
+    state.stopping = true;
+    state.note = `${durationSeconds}s are up: the generator stopped; consuming what is in the topic, then a last job`;
+    requestStop();
+  }, durationSeconds * 1000);
 
   let poller: MskPoller | undefined;
   let producer: Producer | undefined;
@@ -231,7 +248,14 @@ export async function runFollow(options: CliOptions, hooks: FollowHooks = {}): P
     // Clean stop: nothing new is produced; the poller finishes and commits the batch in hand; a
     // running job finishes and its notifications are delivered.
     await generator;
-    await Promise.all([poller.stop(), jobs]);
+    const running = poller;
+    // --duration: first everything in the topic now (ours and other producers'), then a last job.
+    const drained = stoppedBy === 'duration' ? running.drain(10 * 60_000) : Promise.resolve();
+    await Promise.all([drained.then(() => running.stop()), jobs]);
+    if (stoppedBy === 'duration' && state.consumed !== state.consumedAtLastJob) {
+      await runJob(clients, settings, options, state);
+      if (state.lastJob?.error) throw new Error(`the last Spark job failed: ${state.lastJob.error}`);
+    }
     const positions = poller.stats().positions;
     clearInterval(ticker);
     ticker = undefined;
@@ -245,13 +269,16 @@ export async function runFollow(options: CliOptions, hooks: FollowHooks = {}): P
       { stage: 'follow', seconds: (Date.now() - state.startedAt) / 1000, figures: [['produced', state.produced], ['job runs', state.jobs]] },
       { stage: 'ingest', seconds: 0, figures: consumeFigures(state.produced, counts, { batches: poller.stats().invocations - poller.stats().redeliveries, redeliveries: poller.stats().redeliveries }) },
     ];
-    log('\n[stopped cleanly]');
+    log(`\n[stopped cleanly${stoppedBy === 'duration' ? ` after ${durationSeconds}s` : ''}]`);
     log(formatStages(stages));
     log(`\nThe next run goes on from here (committed offsets, the job's state, the notifier's record are kept).`);
-    log(`Events consumed after the last job run are aggregated by the next run's first job.`);
-    return { produced: state.produced, consumed: counts.consumed, stored: counts.stored, quarantined: counts.quarantined, jobs: state.jobs, documents: state.documents };
+    log(stoppedBy === 'duration'
+      ? `Everything consumed is aggregated and indexed: ${fmt(state.documents)} documents in ${alias}.`
+      : `Events consumed after the last job run are aggregated by the next run's first job.`);
+    return { produced: state.produced, consumed: counts.consumed, stored: counts.stored, quarantined: counts.quarantined, jobs: state.jobs, documents: state.documents, stoppedBy };
   } finally {
     if (ticker) clearInterval(ticker);
+    if (durationTimer) clearTimeout(durationTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await poller?.stop().catch(() => undefined);
@@ -320,28 +347,33 @@ async function generate(clients: PipelineClients, settings: PipelineSettings, op
 async function jobLoop(clients: PipelineClients, settings: PipelineSettings, options: CliOptions, everySeconds: number, state: LiveState, stop: Promise<void>, redraw: () => void): Promise<void> {
   let stopped = false;
   void stop.then(() => { stopped = true; });
-  let consumedAtLastRun = -1;
   while (!stopped) {
     const started = Date.now();
     state.nextJobAt = started + everySeconds * 1000;
-    if (state.consumed !== consumedAtLastRun) {
-      consumedAtLastRun = state.consumed;
-      state.jobRunning = new Date(started);
-      try {
-        const result = await runAggregateStage({ settings, log: () => undefined });
-        const delivery = await deliverPendingNotifications(clients, settings, () => undefined);
-        state.jobs++;
-        state.lastJob = { started: new Date(started), finished: new Date(), result, notifications: delivery.notifications };
-        await refreshOutputs(clients, settings, options, state);
-      } catch (e) {
-        state.lastJob = { started: new Date(started), finished: new Date(), error: e instanceof Error ? e.message : String(e) };
-        consumedAtLastRun = -1;
-      } finally {
-        state.jobRunning = undefined;
-      }
+    if (state.consumed !== state.consumedAtLastJob) {
+      await runJob(clients, settings, options, state);
       redraw();
     }
     await sleep(Math.max(0, state.nextJobAt - Date.now()), stop);
+  }
+}
+
+/** One job run, its notifications and the refreshed outputs; a failure is kept in `state.lastJob`. */
+async function runJob(clients: PipelineClients, settings: PipelineSettings, options: CliOptions, state: LiveState): Promise<void> {
+  const started = new Date();
+  state.consumedAtLastJob = state.consumed;
+  state.jobRunning = started;
+  try {
+    const result = await runAggregateStage({ settings, log: () => undefined });
+    const delivery = await deliverPendingNotifications(clients, settings, () => undefined);
+    state.jobs++;
+    state.lastJob = { started, finished: new Date(), result, notifications: delivery.notifications };
+    await refreshOutputs(clients, settings, options, state);
+  } catch (e) {
+    state.lastJob = { started, finished: new Date(), error: e instanceof Error ? e.message : String(e) };
+    state.consumedAtLastJob = -1;
+  } finally {
+    state.jobRunning = undefined;
   }
 }
 

@@ -127,6 +127,11 @@ export interface EngineState {
   readonly consumedMessages: number;
   /** Partitions whose committed offset lies beyond the topic's end (the topic was recreated). */
   readonly offsetsBeyondEnd: number[];
+  /**
+   * Partitions of which the raw bucket holds offsets at or beyond the topic's end: the topic lost
+   * its messages (Kafka's data deleted, or the topic deleted and created again).
+   */
+  readonly rawBeyondEnd: number[];
   readonly raw: 'missing' | 'empty' | 'data';
   readonly aggregates: 'missing' | 'empty' | 'data';
   /** Whether the Spark job's state object exists. */
@@ -141,10 +146,12 @@ export async function inspectEngines(clients: PipelineClients, settings: Pipelin
   let topicExists = false;
   let consumedMessages = 0;
   const offsetsBeyondEnd: number[] = [];
+  let topicEnd = new Map<number, number>();
   try {
     topicExists = (await admin.listTopics()).includes(settings.topic);
     if (topicExists) {
       const { committed, end } = await consumerStart(admin, settings.topic, settings.consumerGroup);
+      topicEnd = end;
       for (const [partition, offset] of committed) {
         consumedMessages += offset;
         if (offset > (end.get(partition) ?? 0)) offsetsBeyondEnd.push(partition);
@@ -158,10 +165,22 @@ export async function inspectEngines(clients: PipelineClients, settings: Pipelin
   }
   const rawEvents = await bucketHolds(clients.s3, settings.rawBucket, 'events/');
   const raw = rawEvents === 'data' ? 'data' : (await bucketHolds(clients.s3, settings.rawBucket, 'quarantine/')) === 'data' ? 'data' : rawEvents;
+  const rawBeyondEnd: number[] = [];
+  if (topicExists && raw === 'data') {
+    // The object names carry the offsets they hold (<topic>-<partition>-<first>-<last>.ndjson.gz).
+    const last = new Map<number, number>();
+    for (const prefix of ['events/', 'quarantine/']) {
+      for (const { key } of await listKeys(clients.s3, settings.rawBucket, prefix)) {
+        const range = rawObjectRange(key, settings.topic);
+        if (range && range.last > (last.get(range.partition) ?? -1)) last.set(range.partition, range.last);
+      }
+    }
+    for (const [partition, offset] of [...last].sort((a, b) => a[0] - b[0])) if (offset >= (topicEnd.get(partition) ?? 0)) rawBeyondEnd.push(partition);
+  }
   const aggregates = await bucketHolds(clients.s3, settings.aggregatesBucket, ALL_AGGREGATES_PREFIX);
   const jobState = aggregates !== 'missing' && (await bucketHolds(clients.s3, settings.aggregatesBucket, 'state/')) === 'data';
   const documents = await countDocuments(clients.openSearch, aliasOf(settings));
-  return { topicExists, consumedMessages, offsetsBeyondEnd, raw, aggregates, jobState, documents };
+  return { topicExists, consumedMessages, offsetsBeyondEnd, rawBeyondEnd, raw, aggregates, jobState, documents };
 }
 
 /**
@@ -178,6 +197,9 @@ export function findInconsistencies(state: EngineState, settings: PipelineSettin
   }
   if (state.offsetsBeyondEnd.length > 0) {
     problems.push(`Kafka: consumer group ${settings.consumerGroup} has committed offsets beyond the end of topic ${settings.topic} (partitions ${state.offsetsBeyondEnd.join(', ')}): the topic was deleted and created again, and new messages there would be skipped`);
+  }
+  if (state.rawBeyondEnd.length > 0) {
+    problems.push(`Kafka: the raw bucket ${settings.rawBucket} holds messages of topic ${settings.topic} (partitions ${state.rawBeyondEnd.join(', ')}) at offsets the topic does not have: the topic lost its messages (its data was deleted, or it was created again), and new messages would be taken for old ones`);
   }
   if (state.raw === 'data' && !state.topicExists) {
     problems.push(`S3: the raw bucket ${settings.rawBucket} holds events, but the topic ${settings.topic} does not exist any more`);

@@ -1,7 +1,8 @@
+import { execFile } from 'child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
-import { DEFAULT_COUNT, parseArgs, UsageError } from '../../local/cli';
+import { DEFAULT_COUNT, DEFAULT_EVERY_SECONDS, DEFAULT_RATE, parseArgs, UsageError } from '../../local/cli';
 import { formatTopPages, pageTotals, renderHtmlReport, topPagesByCountryFromRows, writeNdjson, type AggregateRow } from '../../local/report';
 
 describe('parseArgs', () => {
@@ -37,12 +38,66 @@ describe('parseArgs', () => {
     [['--days', '9'], /days/],
     [['--bogus'], /unknown option/],
     [['--seed'], /--seed needs a value/],
+    [['--events', 'x.ndjson', '--seed', '3'], /--seed only applies to generated events, not to --events FILE/],
+    [['--out-dir'], /--out-dir needs a folder/],
+    [['--out-dir='], /--out-dir needs a folder/],
+    [['--top', '0'], /--top must be a positive whole number, got "0"/],
+    [['--rate', '5'], /--rate only applies with --follow/],
+    [['--every', '5'], /--every only applies with --follow/],
+    [['--duration', '5'], /--duration only applies with --follow/],
+    [['--follow', '--rate', 'fast'], /--rate must be a whole number, got "fast"/],
+    [['--follow', '--rate', '-1'], /--rate must be a whole number, got "-1"/],
+    [['--follow', '--every', '0'], /--every must be a positive whole number, got "0"/],
+    [['--follow', '--every'], /--every needs a value/],
+    [['--follow', '--duration', '1.5'], /--duration must be a whole number, got "1.5"/],
+    [['--follow', '--events', '100'], /--follow produces at --rate until stopped/],
+    [['--follow', '--count', '100'], /--follow produces at --rate until stopped/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseArgs(argv, seed)).toThrow(UsageError);
     expect(() => parseArgs(argv, seed)).toThrow(message);
   });
 
   it('returns null for --help', () => expect(parseArgs(['--help'], seed)).toBeNull());
+
+  it('reads --out-dir as a folder next to --out', () => {
+    expect(parseArgs(['--out-dir', 'tables'], seed)).toMatchObject({ outDir: resolve('tables'), out: resolve('local-output/aggregates.ndjson') });
+    expect(parseArgs([], seed)).not.toHaveProperty('outDir');
+  });
+
+  it('reads the follow mode with its defaults, its options and a seed for its generator', () => {
+    expect(parseArgs(['--follow'], seed)).toMatchObject({
+      source: { kind: 'generate', count: 0, seed: 'r' },
+      follow: { rate: DEFAULT_RATE, everySeconds: DEFAULT_EVERY_SECONDS },
+    });
+    expect(parseArgs(['--follow'], seed)!.follow).not.toHaveProperty('durationSeconds');
+    expect(parseArgs(['--follow', '--rate=0', '--every', '15', '--duration', '90', '--seed', 's', '--out-dir', 'd'], seed)).toMatchObject({
+      source: { kind: 'generate', seed: 's' },
+      follow: { rate: 0, everySeconds: 15, durationSeconds: 90 },
+      outDir: resolve('d'),
+    });
+  });
+});
+
+describe('local/cli.ts as a command', () => {
+  const cli = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    execFile(resolve('node_modules/.bin/tsx'), ['local/cli.ts', ...args], { cwd: resolve(__dirname, '..', '..'), timeout: 60_000 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+    });
+  });
+
+  it('exits with 2, the error in one line and the usage, for an invalid option, before touching any engine', async () => {
+    const result = await cli(['--follow', '--every', 'soon']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.split('\n')[0]).toBe('error: --every must be a whole number, got "soon"');
+    expect(result.stderr).toContain('Usage: npm run local -- [options]');
+    expect(result.stdout).toBe('');
+  }, 60_000);
+
+  it('prints the usage with --help and exits with 0', async () => {
+    const result = await cli(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/--follow[\s\S]*--rate N[\s\S]*--every SECONDS[\s\S]*--duration SECONDS/);
+  }, 60_000);
 });
 
 const rows: AggregateRow[] = [
