@@ -1,9 +1,10 @@
 /**
  * `npm run smoke -- --local`: the smoke test's steps against the local stack (local-stack/: Kafka,
  * the S3 server, OpenSearch, local Spark), driven by the local pipeline's own stage functions
- * (local/pipeline.ts, local/stages.ts): produce to Kafka, the local MSK event source mapping with
- * the ingest handler, the Glue script on local Spark for today, the local S3 notifier with the
- * indexer handler, and the served rows of every table read back. The run gets its own topic,
+ * (local/pipeline.ts, local/stages.ts): the run's topic, buckets and aliases set up, produce to
+ * Kafka, the local MSK event source mapping with the ingest handler, the Glue script on local Spark
+ * for today, the local S3 notifier with the indexer handler, and the served rows of every table
+ * read back. The run gets its own topic,
  * consumer group, buckets and OpenSearch aliases (all named after its marker: the alias prefix is
  * the marker, so its indices and computations ledger are its own and nothing it indexes can touch
  * another pipeline's rows), so every row it reads is its own and must match the plan exactly. It
@@ -63,10 +64,17 @@ export async function runLocalSmoke(options: LocalSmokeOptions = {}): Promise<Lo
 
   const steps: SmokeStep[] = [
     {
+      name: 'set up',
+      logs: 'bash local-stack/stack.sh status (Kafka, the S3 server and OpenSearch must be running)',
+      run: async () => {
+        const setup = await setupResources(clients, settings, false);
+        return `topic ${settings.topic} (${setup.topic}), ${Object.entries(setup.buckets).map(([bucket, state]) => `bucket ${bucket} (${state})`).join(', ')}, ${setup.index}`;
+      },
+    },
+    {
       name: 'produce',
       logs: `the local stack's Kafka log (bash local-stack/stack.sh status), topic ${settings.topic}`,
       run: async () => {
-        await setupResources(clients, settings, false);
         const messages: ClickMessage[] = plan.clicks.map((c) => ({ partition: c.partition, key: c.key, value: Buffer.from(c.value), timestamp: c.timestamp, kind: 'valid' }));
         const produced = await produceStage(clients, settings, messages);
         until = produced.after;
