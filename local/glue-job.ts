@@ -1,19 +1,24 @@
 /**
- * Runs the Glue script (glue-scripts/aggregate_clicks.py) on local Spark against the local S3
- * server, the way Glue runs it in AWS: same file, same arguments (`s3a://` URIs instead of
- * `s3://`). Used by the local pipeline runner and by tests.
+ * Runs the Glue job (the entry script glue-scripts/aggregate_clicks.py and its package
+ * glue-scripts/clickstream_job) on local Spark against the local S3 server, the way Glue runs it
+ * in AWS: same files, same arguments (`s3a://` URIs instead of `s3://`). Used by the local
+ * pipeline runner and by tests.
  *
  *   const summary = await runAggregateJob({
  *     rawUri: 's3a://clickstream-raw/events',
- *     outputUri: 's3a://clickstream-aggregates/aggregates/url_country_daily',
- *     stateUri: 's3a://clickstream-aggregates/state/url_country_daily',
+ *     outputUri: 's3a://clickstream-aggregates/aggregates',
+ *     stateUri: 's3a://clickstream-aggregates/state/aggregate-clicks',
  *   });
+ *   console.log(formatJobSummary(summary));
  *
- * It spawns `local-stack/spark/submit.sh` (spark-submit with s3a set up for the local server),
- * streams the job's output to `onOutput`, and returns the run summary the script prints.
+ * `outputUri` is the output root: the job writes every table of SPEC section 3 under it, at
+ * `<outputUri>/<table>/event_date=YYYY-MM-DD/part-*.json`. It spawns `local-stack/spark/submit.sh`
+ * (spark-submit with s3a set up for the local server and the package on the Python path),
+ * streams the job's output to `onOutput`, and returns the run summary the job prints, per table.
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
+import { TABLE_NAMES } from '../lambdas/indexer/tables';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 export const AGGREGATE_SCRIPT = path.join(REPO_ROOT, 'glue-scripts', 'aggregate_clicks.py');
@@ -22,9 +27,9 @@ export const SUBMIT_SCRIPT = path.join(REPO_ROOT, 'local-stack', 'spark', 'submi
 export interface AggregateJobArgs {
   /** Root of the raw events, e.g. `s3a://clickstream-raw/events`. */
   readonly rawUri: string;
-  /** Root of the aggregates, e.g. `s3a://clickstream-aggregates/aggregates/url_country_daily`. */
+  /** Root of the aggregates, e.g. `s3a://clickstream-aggregates/aggregates`: one folder per table under it. */
   readonly outputUri: string;
-  /** Where the job keeps `state.json`, e.g. `s3a://clickstream-aggregates/state/url_country_daily`. */
+  /** Where the job keeps `state.json`, e.g. `s3a://clickstream-aggregates/state/aggregate-clicks`. */
   readonly stateUri: string;
   /** Backfill: exactly these dates (`YYYY-MM-DD` or `A..B` ranges). @default an incremental run */
   readonly dates?: readonly string[];
@@ -44,6 +49,19 @@ export interface AggregateJobArgs {
   readonly submitScript?: string;
 }
 
+/** The aggregate tables of SPEC section 3, in the SPEC's order. */
+export const JOB_TABLES: readonly string[] = TABLE_NAMES;
+
+/** What a run wrote into one table. */
+export interface TableSummary {
+  /** Dates whose output partition was replaced by rows. */
+  readonly dates: string[];
+  /** Rows written, over all those dates. */
+  readonly rows: number;
+  /** Recomputed dates left with no rows in this table: their partition holds the empty marker. */
+  readonly emptied: string[];
+}
+
 /** What a run did, as the script reports it (`aggregate_clicks summary {...}`). */
 export interface AggregateJobSummary {
   readonly mode: 'incremental' | 'backfill';
@@ -52,10 +70,15 @@ export interface AggregateJobSummary {
   readonly changedDates: string[];
   /** Dates recomputed. */
   readonly dates: string[];
-  /** Dates whose output partition was replaced. */
+  /** Dates whose output partition was replaced with rows, in any table. */
   readonly datesWritten: string[];
+  /** Rows written over every table. */
   readonly rowsWritten: number;
   readonly inputPartitions: number;
+  /** Raw records read (null when Spark did not report the count). */
+  readonly recordsRead: number | null;
+  /** Per table (every table of the job, written or not). */
+  readonly tables: Record<string, TableSummary>;
   /** Invalid raw records skipped, by reason. */
   readonly rejected: Record<string, number>;
   readonly stateWritten: boolean;
@@ -103,9 +126,40 @@ export function parseSummary(output: string): AggregateJobSummary | undefined {
     datesWritten: raw.dates_written,
     rowsWritten: raw.rows_written,
     inputPartitions: raw.input_partitions,
+    recordsRead: raw.records_read ?? null,
     rejected: raw.rejected,
+    tables: Object.fromEntries(Object.entries((raw.tables ?? {}) as Record<string, { dates?: string[]; rows?: number; emptied?: string[] }>)
+      .map(([name, t]) => [name, { dates: t.dates ?? [], rows: t.rows ?? 0, emptied: t.emptied ?? [] }])),
     stateWritten: raw.state_written,
   };
+}
+
+/** A date list for a line of text: all of a few, or the first and last with the count. */
+function dateList(dates: readonly string[]): string {
+  if (dates.length === 0) return 'none';
+  if (dates.length <= 4) return dates.join(' ');
+  return `${dates[0]} .. ${dates[dates.length - 1]} (${dates.length} dates)`;
+}
+
+/**
+ * The run summary as text: what was recomputed, then one line per table (rows, dates written,
+ * dates emptied), the job's tables in SPEC order first.
+ */
+export function formatJobSummary(summary: AggregateJobSummary): string {
+  const lines = [
+    `${summary.mode} run: ${summary.dates.length ? `dates recomputed ${dateList(summary.dates)}` : 'no new input, nothing recomputed'}` +
+      `; ${summary.inputPartitions} raw partitions${summary.recordsRead === null ? '' : `, ${summary.recordsRead.toLocaleString('en-US')} records read`}` +
+      `; ${summary.rowsWritten.toLocaleString('en-US')} rows written`,
+  ];
+  const rejected = Object.entries(summary.rejected);
+  if (rejected.length > 0) lines.push(`invalid raw records skipped: ${rejected.map(([reason, n]) => `${reason} ${n}`).join(', ')}`);
+  const names = [...JOB_TABLES.filter((t) => t in summary.tables), ...Object.keys(summary.tables).filter((t) => !JOB_TABLES.includes(t)).sort()];
+  const width = Math.max(0, ...names.map((n) => n.length));
+  for (const name of names) {
+    const t = summary.tables[name];
+    lines.push(`  ${name.padEnd(width)}  ${t.rows.toLocaleString('en-US').padStart(9)} rows  dates ${dateList(t.dates)}${t.emptied.length ? `; emptied ${dateList(t.emptied)}` : ''}`);
+  }
+  return lines.join('\n');
 }
 
 const TAIL_LINES = 60;
