@@ -11,6 +11,11 @@ Job arguments:
   --session_gap_minutes   optional, default 30: a longer gap starts a new session (1..1440)
   --lookback_days         optional, default none: incremental runs only look at raw partitions of
                           the last N days (bounds the listing cost of a long-retained raw zone)
+  --changes_uri           optional: the partition change log ingest writes (<changes_uri>/dt=YYYY-MM-DD/*.json);
+                          incremental runs also list the dates it names (older than the lookback
+                          window too) and remove the entries they consumed
+  --raw_expiration_days   optional: the raw zone's expiry; incremental runs never recompute a date
+                          whose raw data may have started to expire (docs/operations.md, "Data safety")
   --mode                  optional: `aggregate` (default) or `erase`, with --erase_request, --quarantine_uri
                           and --privacy_key_secret_id or --privacy_key_file (erasure.py, docs/privacy.md)
 """
@@ -30,13 +35,21 @@ from pyspark import StorageLevel
 from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
-from .config import DEFAULT_SESSION_GAP_MINUTES, MAX_LOOKBACK_DAYS, MAX_SESSION_GAP_MINUTES, JobConfig, format_instant, parse_dates_argument
+from .config import (
+    DEFAULT_SESSION_GAP_MINUTES,
+    MAX_LOOKBACK_DAYS,
+    MAX_RAW_EXPIRATION_DAYS,
+    MAX_SESSION_GAP_MINUTES,
+    JobConfig,
+    format_instant,
+    parse_dates_argument,
+)
 from .erasure import ErasureConfig, erase, load_key
-from .io import HadoopFiles, date_folder, load_state, read_raw, save_state, write_date, write_empty_date
+from .io import HadoopFiles, date_folder, join_uri, load_consumed_changes, load_state, read_raw, save_state, write_date, write_empty_date
 from .parse import deduplicate_events, parse_events
 from .schema import REJECT_REASONS
 from .sessions import sessionize
-from .state import dates_to_recompute, input_uris, listing_filter, next_state
+from .state import change_log_dates, dates_to_recompute, input_uris, listing_filter, next_state, recompute_horizon
 from .tables import TABLES, compute_tables
 
 LOG = logging.getLogger("clickstream_job")
@@ -51,18 +64,47 @@ def run(spark: SparkSession, config: JobConfig, now: Optional[dt.datetime] = Non
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     computed_at = format_instant(now)
+    today = now.astimezone(dt.timezone.utc).date()
     files = HadoopFiles(spark)
     table_names = list(TABLES)
     state = load_state(files, config.state_uri, table_names)
-    listing, listed_dates = files.list_raw(config.raw_uri, listing_filter(config, now.astimezone(dt.timezone.utc).date()))
+    horizon = recompute_horizon(config, today) if config.dates is None else None
+
+    # The change log (incremental runs): the dates ingest wrote to since the entries were last
+    # consumed, older than the lookback window too. Entries the last run consumed but could not
+    # remove are only removed.
+    log_entries: List[str] = []
+    log_dates: Dict[str, List[str]] = {}
+    consumed_before: set = set()
+    if config.changes_uri is not None and config.dates is None:
+        log_entries = files.list_change_log(config.changes_uri)
+        consumed_before = load_consumed_changes(files, config.state_uri, config.changes_uri)
+        log_dates, unknown = change_log_dates(e for e in log_entries if e not in consumed_before)
+        if unknown:
+            LOG.warning("ignoring %d objects in the change log %s that are not dt=YYYY-MM-DD/<name>.json entries, e.g. %s", len(unknown), config.changes_uri, unknown[:5])
+    too_old = sorted(d for d in log_dates if horizon is not None and d < horizon)
+    if too_old:
+        LOG.warning(
+            "not recomputing %d dates named by the change log whose raw data may have started to expire (before %s, raw expiry %s days): %s; "
+            "their aggregates stay as they are (docs/operations.md, \"Data safety\")",
+            len(too_old), horizon, config.raw_expiration_days, too_old,
+        )
+
+    listing, listed_dates = files.list_raw(config.raw_uri, listing_filter(config, today, log_dates))
     dates, changed_dates = dates_to_recompute(listing, state, config.dates)
     inputs = input_uris(listing, dates)
+    consumed = sorted(e for d in log_dates.values() for e in d)
+    # What this run removes once it succeeded: the entries it covered, and those consumed before.
+    to_remove = consumed + sorted(e for e in log_entries if e in consumed_before)
 
     summary: Dict[str, object] = {
         "mode": "backfill" if config.dates is not None else "incremental",
         "computed_at": computed_at,
         "changed_dates": changed_dates,
         "dates": dates,
+        "change_log_entries": len(consumed),
+        "change_log_dates": sorted(log_dates),
+        "not_recomputed_dates": too_old,
         "input_partitions": len(inputs),
         "records_read": 0,
         "rejected": {},
@@ -73,17 +115,33 @@ def run(spark: SparkSession, config: JobConfig, now: Optional[dt.datetime] = Non
     }
     if not dates:
         LOG.info("no raw input changed since the last successful run: nothing to do")
+        # Nothing to record: the entries' dates had no change the outputs do not already reflect.
+        _remove_change_entries(files, config, to_remove)
         _log_summary(summary)
         return summary
 
     result = recompute_dates(spark, files, config, inputs, dates, computed_at)
     summary.update(result)
-    new_state = next_state(listing, listed_dates, state, set(dates))
-    if new_state != state:
-        save_state(files, config.state_uri, config.raw_uri, table_names, new_state, computed_at)
+    new_state = next_state(listing, listed_dates, state, set(dates), horizon)
+    change_log = None if config.changes_uri is None else {"uri": config.changes_uri, "consumed": consumed}
+    if new_state != state or consumed:
+        save_state(files, config.state_uri, config.raw_uri, table_names, new_state, computed_at, change_log)
         summary["state_written"] = True
+    # Only after the state: a run that fails before it leaves every entry for the next run.
+    _remove_change_entries(files, config, to_remove)
     _log_summary(summary)
     return summary
+
+
+def _remove_change_entries(files: HadoopFiles, config: JobConfig, entries: Sequence[str]) -> None:
+    """Removes change-log entries this run covered. One that cannot be removed is
+    listed again by the next run, which finds its dates unchanged (or, when the state names it as
+    consumed, removes it without looking): a warning, not a failure."""
+    if config.changes_uri is None or not entries:
+        return
+    failed = files.delete_files([join_uri(config.changes_uri, entry) for entry in entries])
+    if failed:
+        LOG.warning("%d of %d change-log entries could not be removed; the next run removes them: %s", len(failed), len(entries), failed[:5])
 
 
 def recompute_dates(
@@ -167,7 +225,7 @@ def _log_summary(summary: Mapping[str, object]) -> None:
 # Entry point
 
 REQUIRED_ARGUMENTS = ("raw_uri", "output_uri", "state_uri")
-OPTIONAL_ARGUMENTS = ("dates", "session_gap_minutes", "lookback_days")
+OPTIONAL_ARGUMENTS = ("dates", "session_gap_minutes", "lookback_days", "changes_uri", "raw_expiration_days")
 
 
 def parse_job_arguments(argv: Sequence[str]) -> JobConfig:
@@ -195,6 +253,8 @@ def parse_job_arguments(argv: Sequence[str]) -> JobConfig:
     dates_text = (values.get("dates") or "").strip()
     gap_text = (values.get("session_gap_minutes") or "").strip()
     lookback_text = (values.get("lookback_days") or "").strip()
+    changes_text = (values.get("changes_uri") or "").strip()
+    expiration_text = (values.get("raw_expiration_days") or "").strip()
     return JobConfig(
         raw_uri=str(values["raw_uri"]).strip(),
         output_uri=str(values["output_uri"]).strip(),
@@ -202,6 +262,8 @@ def parse_job_arguments(argv: Sequence[str]) -> JobConfig:
         dates=tuple(parse_dates_argument(dates_text)) if dates_text else None,
         session_gap_minutes=_parse_int("session_gap_minutes", gap_text, 1, MAX_SESSION_GAP_MINUTES) if gap_text else DEFAULT_SESSION_GAP_MINUTES,
         lookback_days=_parse_int("lookback_days", lookback_text, 0, MAX_LOOKBACK_DAYS) if lookback_text else None,
+        changes_uri=changes_text or None,
+        raw_expiration_days=_parse_int("raw_expiration_days", expiration_text, 2, MAX_RAW_EXPIRATION_DAYS) if expiration_text else None,
     )
 
 

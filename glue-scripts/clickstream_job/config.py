@@ -12,6 +12,7 @@ DEFAULT_SESSION_GAP_MINUTES = 30
 MAX_SESSION_GAP_MINUTES = 24 * 60
 MAX_LOOKBACK_DAYS = 36600
 MAX_BACKFILL_RANGE_DAYS = 3660
+MAX_RAW_EXPIRATION_DAYS = 36500
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -26,6 +27,11 @@ class JobConfig:
     dates: a backfill of exactly these dates (sorted, distinct); None for an incremental run.
     session_gap_minutes: a longer gap between two events of a user starts a new session.
     lookback_days: incremental runs only list raw partitions of the last N days; None lists all.
+    changes_uri: the partition change log ingest writes (`<changes_uri>/dt=YYYY-MM-DD/*.json`):
+        incremental runs also list the dates it names, older than the lookback window too, and
+        remove the entries they consumed. None: the listing window alone.
+    raw_expiration_days: the raw zone's expiry. Incremental runs never recompute a date whose raw
+        data may have started to expire (docs/operations.md, "Data safety"). None: raw data is kept.
     """
 
     raw_uri: str
@@ -34,6 +40,8 @@ class JobConfig:
     dates: Optional[Tuple[str, ...]] = None
     session_gap_minutes: int = DEFAULT_SESSION_GAP_MINUTES
     lookback_days: Optional[int] = None
+    changes_uri: Optional[str] = None
+    raw_expiration_days: Optional[int] = None
 
     def __post_init__(self) -> None:
         for name in ("raw_uri", "output_uri", "state_uri"):
@@ -44,6 +52,13 @@ class JobConfig:
             isinstance(self.lookback_days, int) and 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS
         ):
             raise ValueError(f"lookback_days must be a whole number in 0..{MAX_LOOKBACK_DAYS}, got {self.lookback_days!r}")
+        if self.raw_expiration_days is not None and (
+            isinstance(self.raw_expiration_days, bool) or not isinstance(self.raw_expiration_days, int)
+            or not 2 <= self.raw_expiration_days <= MAX_RAW_EXPIRATION_DAYS
+        ):
+            raise ValueError(f"raw_expiration_days must be a whole number in 2..{MAX_RAW_EXPIRATION_DAYS}, got {self.raw_expiration_days!r}")
+        if self.changes_uri is not None and not str(self.changes_uri).strip():
+            raise ValueError("changes_uri must not be empty (None means no change log)")
         if self.dates is not None:
             if not self.dates:
                 raise ValueError("dates must not be empty (None means an incremental run)")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Callable, Dict, Optional, Sequence, Set, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from py4j.protocol import Py4JError
 from pyspark.sql import DataFrame, SparkSession
@@ -18,7 +19,7 @@ from pyspark.sql import functions as F
 
 from .config import is_date
 from .schema import RAW_EVENT_SCHEMA
-from .state import STATE_FILE_NAME, RawFile, RawPartition, StaleState, decode_state, encode_state, partition_key
+from .state import STATE_FILE_NAME, RawFile, RawPartition, StaleState, decode_consumed_changes, decode_state, encode_state, partition_key
 
 LOG = logging.getLogger("clickstream_job")
 
@@ -128,6 +129,42 @@ class HadoopFiles:
                 partition.files.append(RawFile(relative, int(located.getLen()), int(located.getModificationTime()), etag))
         return partitions, listed
 
+    def list_change_log(self, changes_uri: str) -> List[str]:
+        """Every entry of the partition change log, relative to its root (`dt=YYYY-MM-DD/<name>.json`),
+        sorted; hidden files (`_*`, `.*`) left out. One recursive listing: the keys carry the dates,
+        so no entry is read."""
+        fs, root = self._fs(changes_uri)
+        if not fs.exists(root):
+            return []
+        prefix = fs.makeQualified(root).toString().rstrip("/") + "/"
+        entries: List[str] = []
+        files = fs.listFiles(root, True)
+        while files.hasNext():
+            path = files.next().getPath().toString()
+            relative = path[len(prefix) :] if path.startswith(prefix) else "/".join(path.split("/")[-2:])
+            if any(part.startswith(("_", ".")) for part in relative.split("/")):
+                continue
+            entries.append(relative)
+        return sorted(entries)
+
+    def delete_files(self, uris: Sequence[str], threads: int = 8) -> List[str]:
+        """Deletes each file (not folders); returns the URIs that could not be deleted. A few calls
+        in parallel: a run may consume thousands of change-log entries."""
+
+        def delete(uri: str) -> Optional[str]:
+            try:
+                fs, path = self._fs(uri)
+                fs.delete(path, False)
+                return None
+            except Py4JError as error:
+                LOG.warning("could not delete %s: %s", uri, error)
+                return uri
+
+        if not uris:
+            return []
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(uris)))) as pool:
+            return [uri for uri in pool.map(delete, uris) if uri is not None]
+
 
 def load_state(files: HadoopFiles, state_uri: str, tables: Sequence[str]) -> Dict[str, str]:
     """The fingerprints of the last successful run; {} when there is none or it is stale."""
@@ -148,8 +185,22 @@ def load_state(files: HadoopFiles, state_uri: str, tables: Sequence[str]) -> Dic
         ) from None
 
 
-def save_state(files: HadoopFiles, state_uri: str, raw_uri: str, tables: Sequence[str], partitions: Dict[str, str], updated_at: str) -> None:
-    files.write_text(join_uri(state_uri, STATE_FILE_NAME), encode_state(raw_uri, tables, partitions, updated_at))
+def load_consumed_changes(files: HadoopFiles, state_uri: str, changes_uri: str) -> Set[str]:
+    """The change-log entries the last successful run consumed (see `encode_state`)."""
+    text = files.read_text(join_uri(state_uri, STATE_FILE_NAME))
+    return set() if text is None else decode_consumed_changes(text, changes_uri)
+
+
+def save_state(
+    files: HadoopFiles,
+    state_uri: str,
+    raw_uri: str,
+    tables: Sequence[str],
+    partitions: Dict[str, str],
+    updated_at: str,
+    change_log: Optional[Mapping[str, object]] = None,
+) -> None:
+    files.write_text(join_uri(state_uri, STATE_FILE_NAME), encode_state(raw_uri, tables, partitions, updated_at, change_log))
 
 
 def read_raw(spark: SparkSession, uris: Sequence[str], raw_root: Optional[str] = None, with_source_file: bool = False) -> DataFrame:

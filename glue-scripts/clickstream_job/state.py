@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -17,6 +18,8 @@ from .config import JobConfig
 
 STATE_FORMAT_VERSION = 2
 STATE_FILE_NAME = "state.json"
+# An entry of the partition change log, relative to the log's root: `dt=YYYY-MM-DD/<batch>.json`.
+_CHANGE_ENTRY_RE = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})/[^/]+\.json$")
 
 
 @dataclass(frozen=True)
@@ -55,15 +58,60 @@ def partition_date(key: str) -> str:
     return key[3:13]
 
 
-def listing_filter(config: JobConfig, today: dt.date) -> Callable[[str], bool]:
-    """Which `dt=` folders a run lists: the backfill dates, the lookback window, or all."""
+def recompute_horizon(config: JobConfig, today: dt.date) -> Optional[str]:
+    """The oldest date an incremental run may recompute, or None when raw data never expires.
+
+    With a raw expiry of E days, an object of date D may have been written up to a day before D
+    starts (an event may be up to 24 h after its Kafka record) and expires E days after it was
+    written, so D's raw data is whole until at least D - 1 + E days. A run on `today` (which ends
+    before today + 1) therefore recomputes D only when D >= today - (E - 2): never from a raw
+    input that may have partly expired (docs/operations.md, "Data safety").
+    """
+    if config.raw_expiration_days is None:
+        return None
+    return (today - dt.timedelta(days=config.raw_expiration_days - 2)).isoformat()
+
+
+def listing_filter(config: JobConfig, today: dt.date, change_log_dates: Iterable[str] = ()) -> Callable[[str], bool]:
+    """Which `dt=` folders a run lists: the backfill dates; or, incrementally, the lookback window
+    (or all dates) plus the dates the change log names, none of them older than the recompute
+    horizon."""
     if config.dates is not None:
         wanted = set(config.dates)
         return lambda date: date in wanted
+    named = frozenset(change_log_dates)
     if config.lookback_days is not None:
         oldest = (today - dt.timedelta(days=config.lookback_days)).isoformat()
-        return lambda date: date >= oldest
-    return lambda date: True
+        in_scope: Callable[[str], bool] = lambda date: date >= oldest or date in named
+    else:
+        in_scope = lambda date: True
+    horizon = recompute_horizon(config, today)
+    if horizon is None:
+        return in_scope
+    return lambda date: date >= horizon and in_scope(date)
+
+
+def change_log_dates(entries: Iterable[str]) -> Tuple[Dict[str, List[str]], List[str]]:
+    """(date -> entries naming it, entries that are not `dt=YYYY-MM-DD/<name>.json`) of change-log
+    entries given relative to the log's root. The date is all the job needs: which hours and
+    objects changed, it learns from listing the date's partitions."""
+    dates: Dict[str, List[str]] = {}
+    unknown: List[str] = []
+    for entry in entries:
+        match = _CHANGE_ENTRY_RE.match(entry)
+        if match is None or not _is_date(match.group(1)):
+            unknown.append(entry)
+        else:
+            dates.setdefault(match.group(1), []).append(entry)
+    return {d: sorted(e) for d, e in sorted(dates.items())}, sorted(unknown)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
 
 
 def dates_to_recompute(
@@ -94,15 +142,20 @@ def next_state(
     listed_dates: Set[str],
     state_partitions: Mapping[str, str],
     recomputed_dates: Set[str],
+    horizon: Optional[str] = None,
 ) -> Dict[str, str]:
     """The state after a successful run.
 
     Partitions of recomputed dates get their current fingerprint (the output now reflects them).
     Entries of listed dates whose partition is gone are dropped; entries of dates this run did not
-    list are kept; partitions of listed dates that were not recomputed keep their old entry (or
+    list are kept, except those older than `horizon` (the recompute horizon: no run will look at
+    them again); partitions of listed dates that were not recomputed keep their old entry (or
     none), so a later run still sees their change.
     """
-    result = {k: v for k, v in state_partitions.items() if partition_date(k) not in listed_dates}
+    result = {
+        k: v for k, v in state_partitions.items()
+        if partition_date(k) not in listed_dates and (horizon is None or partition_date(k) >= horizon)
+    }
     for key, partition in listing.items():
         if partition.date in recomputed_dates:
             result[key] = partition.fingerprint()
@@ -111,15 +164,36 @@ def next_state(
     return dict(sorted(result.items()))
 
 
-def encode_state(raw_uri: str, tables: Sequence[str], partitions: Mapping[str, str], updated_at: str) -> str:
-    document = {
+def encode_state(
+    raw_uri: str, tables: Sequence[str], partitions: Mapping[str, str], updated_at: str, change_log: Optional[Mapping[str, object]] = None
+) -> str:
+    """The state document. `change_log`, when the run read one: `{"uri": ..., "consumed": [entries]}`,
+    the entries (relative to the log's root) whose dates this run covered and then removed; a later
+    run that still finds one of them (its removal failed) removes it without listing its date again.
+    The field is optional, so states of runs without a change log stay as they were (format 2)."""
+    document: Dict[str, object] = {
         "format_version": STATE_FORMAT_VERSION,
         "raw_uri": raw_uri,
         "tables": list(tables),
         "updated_at": updated_at,
         "partitions": dict(sorted(partitions.items())),
     }
+    if change_log is not None:
+        document["change_log"] = {"uri": change_log.get("uri"), "consumed": sorted(change_log.get("consumed") or [])}  # type: ignore[arg-type]
     return json.dumps(document, indent=1) + "\n"
+
+
+def decode_consumed_changes(text: str, changes_uri: str) -> Set[str]:
+    """The change-log entries the state's run consumed, for the log at `changes_uri`; empty for a
+    state without them (or for another log). The partitions are read by `decode_state`."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return set()
+    log = document.get("change_log") if isinstance(document, dict) else None
+    if not isinstance(log, dict) or log.get("uri") != changes_uri or not isinstance(log.get("consumed"), list):
+        return set()
+    return {entry for entry in log["consumed"] if isinstance(entry, str)}
 
 
 class StaleState(Exception):
