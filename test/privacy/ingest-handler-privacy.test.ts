@@ -32,7 +32,9 @@ function handlerFor(env: Record<string, string>) {
   return { metrics, handler: createIngestHandler({ ...deps, metrics, logger: new Logger({ logLevel: 'SILENT' }) }) };
 }
 
+// The raw objects only (not the partition change log beside them, which names partitions, not users).
 const storedLines = () => s3.commandCalls(PutObjectCommand)
+  .filter((c) => String(c.args[0].input.Key).startsWith('events/'))
   .flatMap((c) => gunzipSync(c.args[0].input.Body as Buffer).toString('utf8').trim().split('\n'))
   .map((l) => JSON.parse(l));
 
