@@ -91,10 +91,18 @@ export function dependenciesFromEnv(env: NodeJS.ProcessEnv = process.env): Inges
 /** The handler body, without middleware: testable with any S3 client, logger and metrics. */
 export function createIngestHandler(deps: IngestDependencies): (event: MSKEvent) => Promise<IngestSummary> {
   const { logger, metrics } = deps;
+  const warnedCreateTime = new Set<string>();
   return async (event) => {
     const started = deps.clock();
     // Every log line of this invocation carries the batch it belongs to (docs/operations.md).
     logger.appendKeys({ correlation_id: batchCorrelationId(event) });
+    for (const topic of createTimeTopics(event)) {
+      if (warnedCreateTime.has(topic)) continue;
+      warnedCreateTime.add(topic);
+      // Once per topic and container: the setting belongs to the topic, not to a batch.
+      logger.warn('the topic uses CreateTime: record timestamps are the producers\' clocks, so the quarantine date and the 24 h ' +
+        'future bound follow them; set message.timestamp.type=LogAppendTime on the topic (docs/operations.md, "Data safety")', { topic });
+    }
     // Before anything is built: a batch is never stored without knowing who was erased.
     const userIds = deps.privacy === undefined ? undefined : await deps.privacy.policy();
     const result = buildRawObjects(event, userIds === undefined ? deps.core : { ...deps.core, userIds });
@@ -159,4 +167,18 @@ export function batchCorrelationId(event: MSKEvent): string {
       return `${records[0].topic}-${records[0].partition}-${Math.min(...offsets)}-${Math.max(...offsets)}`;
     })
     .join(',');
+}
+
+/** Topics of the batch with a record whose timestamp the producer set (`CREATE_TIME`), sorted. */
+export function createTimeTopics(event: MSKEvent): string[] {
+  const topics = new Set<string>();
+  for (const records of Object.values(event.records ?? {})) {
+    for (const record of records) {
+      if ((record as { timestampType?: string }).timestampType === 'CREATE_TIME') {
+        topics.add(record.topic);
+        break; // one record tells the topic's setting
+      }
+    }
+  }
+  return [...topics].sort();
 }
