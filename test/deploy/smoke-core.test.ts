@@ -27,8 +27,11 @@ import { parseSmokeArgs } from '../../scripts/smoke';
 interface Click { user_id: string; timestamp: string; url: string; country: string; city: string }
 const clicksOf = (plan: SmokePlan): Click[] => plan.clicks.map((c) => JSON.parse(c.value) as Click);
 const sum = (plan: SmokePlan, table: TableName, field: string) => [...plan.expected[table].values()].reduce((n, row) => n + row[field], 0);
+/** A served document: grain strings (or null) and counts. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Row = Record<string, any>;
 /** The expected rows of a table as the served documents would carry them (the grain from the key). */
-const servedFromPlan = (plan: SmokePlan, table: TableName, grainFields: string[]) =>
+const servedFromPlan = (plan: SmokePlan, table: TableName, grainFields: string[]): Row[] =>
   [...plan.expected[table]].map(([key, counts]) => ({
     event_date: plan.date,
     ...Object.fromEntries(key.split('|').map((v, i) => [grainFields[i], v === 'null' ? null : v])),
@@ -120,7 +123,7 @@ describe('planSmoke', () => {
     });
   });
 
-  it('refuses a bad count or marker', () => {
+  it('fails when the count or the marker is wrong', () => {
     expect(() => planSmoke({ count: 0 })).toThrow(/count must be 1-100000/);
     expect(() => planSmoke({ count: 100_001 })).toThrow(/count must be 1-100000/);
     expect(() => planSmoke({ marker: 'Has Spaces' })).toThrow(/marker must be/);
@@ -133,7 +136,7 @@ describe('compareTable', () => {
   const urlRows = () => servedFromPlan(plan, 'url_country_daily', ['page_url', 'country']);
   // The job leaves null fields out of its JSON, so a served row may lack browser and os.
   const sessionRows = () => servedFromPlan(plan, 'sessions_daily', ['country', 'device_type', 'browser', 'os', 'channel'])
-    .map(({ browser, os, ...row }) => (browser === null && os === null ? row : { browser, os, ...row }));
+    .map(({ browser, os, ...row }): Row => (browser === null && os === null ? row : { browser, os, ...row }));
 
   it('accepts the planned rows, a missing null field read as null', () => {
     expect(compareTable(plan, 'url_country_daily', urlRows(), true)).toEqual([]);
@@ -193,7 +196,7 @@ describe('runSmoke', () => {
     expect(lines[lines.length - 1]).toBe('smoke test passed: 2 steps in 1.8 s');
   });
 
-  it('stops at the first failure and names the step, its error and where to read', async () => {
+  it('fails when a step fails: stops there and names the step, its error and where to read', async () => {
     const c = clock();
     const ran: string[] = [];
     const steps: SmokeStep[] = [
@@ -227,7 +230,7 @@ describe('waitFor', () => {
     expect(f.sleeps).toEqual([1000, 2000, 4000, 8000, 15_000]);
   });
 
-  it('gives up at the deadline with the last error', async () => {
+  it('fails when the deadline passes, with the last error', async () => {
     const f = fake();
     await expect(waitFor('rows of the run', 20_000, async () => { throw new Error('403 Forbidden'); }, f.sleep, f.now))
       .rejects.toThrow('rows of the run: not after 20 s (last error: 403 Forbidden)');
@@ -295,7 +298,7 @@ describe('a deployment\'s smoke test: the stack outputs', () => {
     expect(fillOutputs('log group ${IngestLogGroupName}; ${Unknown}', { IngestLogGroupName: '/aws/lambda/ingest' })).toBe('log group /aws/lambda/ingest; ${Unknown}');
   });
 
-  it('stops at the first step, before producing anything, when the stack is missing', async () => {
+  it('fails when the stack is missing: at the first step, before producing anything', async () => {
     cfn.on(DescribeStacksCommand).rejects(new Error('Stack with id ClickstreamPipelineStack does not exist'));
     const lines: string[] = [];
     const { report, plan } = await runAwsSmoke({ region: 'eu-west-1', count: 10, log: (l) => lines.push(l) });

@@ -98,7 +98,7 @@ describe('npm run smoke -- --local', () => {
     expect(await leftovers(report.marker)).toEqual([]);
   }, 16 * 60_000);
 
-  it('names the failed step and where to look, exits 1, and still removes what it created', async () => {
+  it('fails when OpenSearch cannot be reached: names the step and where to look, exits 1, and still removes what it created', async () => {
     const { code, report } = await runSmokeCommand(['--count', '20'], { OPENSEARCH_ENDPOINT: 'http://127.0.0.1:1' });
     expect(code).toBe(1);
     expect(report.ok).toBe(false);
