@@ -53,7 +53,7 @@ Options
   --keep-running      leave the engines running afterwards and print their endpoints
   -h, --help          this text
 
-Live (runs until Ctrl-C)
+Live (runs until Ctrl-C, or for --duration)
   --follow            keep the pipeline running: the generator produces at a steady rate, the
                       event source mapping consumes continuously, the Spark job runs every
                       --every seconds, the indexer gets its notifications, and the terminal shows

@@ -269,7 +269,7 @@ export async function runFollow(options: CliOptions, hooks: FollowHooks = {}): P
       { stage: 'follow', seconds: (Date.now() - state.startedAt) / 1000, figures: [['produced', state.produced], ['job runs', state.jobs]] },
       { stage: 'ingest', seconds: 0, figures: consumeFigures(state.produced, counts, { batches: poller.stats().invocations - poller.stats().redeliveries, redeliveries: poller.stats().redeliveries }) },
     ];
-    log(`\n[stopped cleanly${stoppedBy === 'duration' ? ` after ${durationSeconds}s` : ''}]`);
+    log(`\n[stopped cleanly${stoppedBy === 'duration' ? `: --duration ${durationSeconds}s, everything consumed and indexed` : ''}]`);
     log(formatStages(stages));
     log(`\nThe next run goes on from here (committed offsets, the job's state, the notifier's record are kept).`);
     log(stoppedBy === 'duration'
