@@ -23,6 +23,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client } from '@opensearch-project/opensearch';
+import { randomBytes } from 'crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { dirname, join } from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
@@ -38,6 +42,7 @@ import { generateClicks } from '../../local/generator';
 import { MskPoller } from '../../local/msk-poller';
 import { LocalS3Notifier } from '../../local/s3-notifier';
 import { savedObjectsNdjson } from '../../opensearch/saved-objects';
+import { hashesByUser, newRequestId, recordAndRequest, REPORTS_PREFIX, REQUESTS_PREFIX } from '../../scripts/erase';
 import { recordingTelemetry } from '../indexer/fixtures';
 import { closeKafka, connectKafka, createTopic, produce, type KafkaKit } from '../ingest/engines';
 import { dashboardsStub, type DashboardsStub } from '../search/dashboards-stub';
@@ -91,6 +96,19 @@ const deployments = new Map<Stage, Deployment>();
 const calls: Record<Caller, AwsCall[]> = { ingest: [], indexer: [], provisioner: [], job: [] };
 const evaluations = new Map<Stage, Record<Caller, Evaluation[]>>();
 let auditConfigBefore: unknown;
+let erasedUser = '';
+let keyFile: string | undefined;
+let sparkConfDir: string | undefined;
+/** How long each part of the run took, printed for whoever wonders why the file takes minutes. */
+const phases: string[] = [];
+async function phase<T>(name: string, run: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await run();
+  } finally {
+    phases.push(`${name} ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+}
 let admin: Client | undefined;
 
 /** The stack as `cdk synth` makes it for a stage, made concrete with the local buckets' names. */
@@ -190,6 +208,7 @@ async function ingest(deployment: Deployment): Promise<void> {
   kit = await connectKafka(endpoints.kafkaBrokers);
   await createTopic(kit, names.topic, 2);
   const messages = generateClicks({ count: 300, seed: 'iam-proof', days: 2, partitions: 2, malformedRate: 0.03 });
+  erasedUser = (JSON.parse(messages.find((m) => m.kind === 'valid')!.value.toString('utf8')) as { user_id: string }).user_id;
   const until = await produce(kit, names.topic, messages.map((m) => ({ partition: m.partition, key: m.key ?? undefined, value: m.value })));
 
   // The function's environment as deployed, with the local bucket and S3 server.
@@ -219,21 +238,62 @@ async function ingest(deployment: Deployment): Promise<void> {
   }
 }
 
-async function aggregate(deployment: Deployment): Promise<void> {
-  proxy = await RecordingS3Proxy.start(endpoints.s3Endpoint);
+/**
+ * Runs the Glue script on local Spark with the job's arguments as deployed, recording its S3
+ * requests. The s3a connector keeps directory markers (`fs.s3a.directory.marker.retention=keep`,
+ * through a spark-defaults.conf of its own): by default it deletes the empty-folder objects of the
+ * parents of every file it writes (`events/`, `state/`, ...), housekeeping of s3a that Glue's own
+ * connector does not do, and that the job role is not granted (docs/operations.md, "IAM proof").
+ */
+async function runJob(deployment: Deployment, extraArguments: string[] = []) {
+  proxy ??= await RecordingS3Proxy.start(endpoints.s3Endpoint);
+  if (!sparkConfDir) {
+    sparkConfDir = mkdtempSync(join(tmpdir(), 'iam-proof-spark-'));
+    writeFileSync(join(sparkConfDir, 'spark-defaults.conf'), 'spark.hadoop.fs.s3a.directory.marker.retention keep\n');
+  }
   const args = deployment.jobArguments;
+  const before = proxy.calls.length;
   const summary = await runAggregateJob({
     rawUri: localUri(args['--raw_uri']),
     outputUri: localUri(args['--output_uri']),
     stateUri: localUri(args['--state_uri']),
     sessionGapMinutes: Number(args['--session_gap_minutes']),
     lookbackDays: args['--lookback_days'] === undefined ? undefined : Number(args['--lookback_days']),
-    env: { S3_ENDPOINT: proxy.endpoint },
+    jobArguments: extraArguments,
+    env: { S3_ENDPOINT: proxy.endpoint, SPARK_CONF_DIR: sparkConfDir },
     timeoutMs: 10 * 60_000,
   });
-  expect(summary.datesWritten.length).toBeGreaterThan(0);
   expect(proxy.unknown).toEqual([]);
-  calls.job.push(...proxy.calls);
+  calls.job.push(...proxy.calls.slice(before));
+  return summary;
+}
+
+async function aggregate(deployment: Deployment): Promise<void> {
+  const summary = await runJob(deployment);
+  expect(summary.datesWritten.length).toBeGreaterThan(0);
+}
+
+/**
+ * The job's erasure mode, as `npm run erase` starts it in AWS (scripts/erase.ts): the operator
+ * writes the erasure record and request (not recorded: the operator's own permissions), then the
+ * job rewrites the raw zone and the quarantine without the user and recomputes the user's dates.
+ * Locally the key comes from a file instead of `--privacy_key_secret_id`.
+ */
+async function erase(deployment: Deployment, userId: string): Promise<void> {
+  const key = randomBytes(32).toString('hex');
+  keyFile = join(mkdtempSync(join(tmpdir(), 'iam-proof-')), 'privacy-key');
+  writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+  const now = new Date();
+  const requestId = newRequestId(now);
+  await recordAndRequest({ s3: s3Client(), bucket: names.raw }, hashesByUser([userId], [key]), now, requestId);
+  await runJob(deployment, [
+    '--mode', 'erase',
+    '--erase_request', `s3a://${names.raw}/${REQUESTS_PREFIX}${requestId}.json`,
+    '--quarantine_uri', `s3a://${names.raw}/quarantine`,
+    '--privacy_key_file', keyFile,
+  ]);
+  const report = await s3Client().send(new GetObjectCommand({ Bucket: names.raw, Key: `${REPORTS_PREFIX}${requestId}.json` }));
+  expect(JSON.parse(await report.Body!.transformToString()).request_id).toBe(requestId);
 }
 
 async function index(deployment: Deployment): Promise<void> {
@@ -285,7 +345,7 @@ async function index(deployment: Deployment): Promise<void> {
 }
 
 beforeAll(async () => {
-  endpoints = await ensureEngines(['kafka', 's3', 'opensearch-secure', 'spark']);
+  endpoints = await phase('engines', () => ensureEngines(['kafka', 's3', 'opensearch-secure', 'spark']));
   // The SDK's default credential chain (the functions' clients) finds the local stack's keys.
   const env = stackEnv();
   process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
@@ -296,10 +356,13 @@ beforeAll(async () => {
 
   // The provisioner runs with the prod settings (audit logging on); the others' settings do not differ by stage.
   const prod = deployments.get('prod')!;
-  await provision(prod);
-  await ingest(prod);
-  await aggregate(prod);
-  await index(prod);
+  await phase('provisioner', () => provision(prod));
+  await phase('ingest', () => ingest(prod));
+  await phase('Spark job', () => aggregate(prod));
+  await phase('indexer', () => index(prod));
+  await phase('Spark job, erasure mode', () => erase(prod, erasedUser));
+  // eslint-disable-next-line no-console
+  console.log(`IAM proof run: ${phases.join(', ')}`);
 
   for (const [stage, deployment] of deployments) {
     const byCaller = {} as Record<Caller, Evaluation[]>;
@@ -315,6 +378,8 @@ afterAll(async () => {
   await proxy?.stop();
   await dashboards?.close();
   await closeKafka(kit);
+  if (keyFile) rmSync(dirname(keyFile), { recursive: true, force: true });
+  if (sparkConfDir) rmSync(sparkConfDir, { recursive: true, force: true });
   if (admin && auditConfigBefore) {
     await admin.transport.request({ method: 'PUT', path: AUDIT_CONFIG_PATH, body: auditConfigBefore as Record<string, unknown> }).catch(() => undefined);
   }
@@ -365,6 +430,9 @@ describe('the recording', () => {
     expect(s3('ingest').some((c) => c.operation === 'GetObject' && c.status === 404)).toBe(true);
     expect([...ops('job')]).toEqual(expect.arrayContaining(['ListObjectsV2', 'GetObject', 'PutObject']));
     expect(s3('job').some((c) => c.bucket === names.raw && c.operation === 'GetObject' && c.key!.startsWith('events/'))).toBe(true);
+    // The erasure mode rewrites raw objects in place and writes its report.
+    expect(s3('job').some((c) => c.bucket === names.raw && c.operation === 'PutObject' && c.key!.startsWith('events/'))).toBe(true);
+    expect(s3('job').some((c) => c.bucket === names.raw && c.operation === 'PutObject' && c.key!.startsWith(REPORTS_PREFIX))).toBe(true);
     expect(s3('indexer').some((c) => c.operation === 'GetObject' && c.status === 404)).toBe(true);
     expect(s3('indexer').some((c) => c.operation === 'PutObject' && c.key!.startsWith(deployments.get('prod')!.indexerEnv.ERRORS_PREFIX))).toBe(true);
     expect(es('indexer').some((line) => / \/[^/]+\/_bulk$/.test(line))).toBe(true);
