@@ -1,7 +1,9 @@
 /**
  * `npm run erase -- --local`: what scripts/erase.ts needs to erase on the local stack. The local
- * engines' settings come from the environment local-stack/env.sh sets (local/resources.ts), the
- * key from the local key file (local/privacy-key.ts), the job runs on local Spark through
+ * engines' settings come from the environment local-stack/env.sh sets (local/resources.ts): names
+ * (RAW_BUCKET, AGGREGATES_BUCKET, OPENSEARCH_ALIAS_PREFIX, ...) included. The key is the file the
+ * local ingest stage uses: PRIVACY_KEY_FILE when set, else the local stack's key file
+ * (local/privacy-key.ts), created when missing. The job runs on local Spark through
  * local/stages.ts (local/glue-job.ts, local-stack/spark/submit.sh), and the aggregate objects of
  * the recomputed dates go to the local indexer as S3 notifications would (runIndexStage).
  */
@@ -18,7 +20,8 @@ export async function localEraseDeps(log: (line: string) => void): Promise<Local
   return {
     s3,
     rawBucket: settings.rawBucket,
-    keyFile: ensureLocalPrivacyKey(),
+    // The same key as the local ingest stage (exportHandlerEnvironment set PRIVACY_KEY_FILE to it).
+    keyFile: ensureLocalPrivacyKey(process.env.PRIVACY_KEY_FILE || undefined),
     runJob: async (jobArguments) => {
       await runAggregateStage({ settings, log, jobArguments, onOutput: (line) => { if (/ (WARN|ERROR) /.test(line)) log(`  ${line}`); } });
     },
