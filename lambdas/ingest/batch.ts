@@ -13,7 +13,8 @@
  *   S3_ENDPOINT         optional, the local S3 server (path-style addressing)
  *   WRITE_CONCURRENCY   PutObject calls in flight, default 8
  *   GZIP_LEVEL          1..9, default 3 (DEFAULT_GZIP_LEVEL in core.ts)
- *   CHANGE_LOG_PREFIX   default `changes/`: the partition change log (docs/operations.md, "Data safety")
+ *   CHANGE_LOG_PREFIX   the partition change log, `changes/` in the deployed function (docs/operations.md,
+ *                       "Data safety"); unset: no change log
  *   MAX_EVENT_AGE_DAYS  optional, 1..36500: events older than this (function clock) are quarantined
  *                       as `timestamp_older_than_max_age`; set by lib/ingest.ts below the raw expiry
  *   ERASURE_RECORD_KEY, PSEUDONYMIZE_USER_IDS, PRIVACY_KEY_SECRET_ARN or PRIVACY_KEY_FILE,
@@ -25,7 +26,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { MSKEvent } from 'aws-lambda';
 import { requireEnv, s3ClientFromEnv } from '../shared/s3';
-import { buildRawObjects, DEFAULT_CHANGE_LOG_PREFIX, DEFAULT_GZIP_LEVEL, MAX_EVENT_AGE_DAYS_LIMIT, type IngestCoreConfig } from './core';
+import { buildRawObjects, DEFAULT_GZIP_LEVEL, MAX_EVENT_AGE_DAYS_LIMIT, type IngestCoreConfig } from './core';
 import { privacySourceFromEnv, type PrivacySource } from './privacy-source';
 import { DEFAULT_WRITE_CONCURRENCY, writeChangeLog, writeRawObjects } from './writer';
 
@@ -77,7 +78,7 @@ export function dependenciesFromEnv(env: NodeJS.ProcessEnv = process.env): Inges
       eventsPrefix: env.RAW_EVENTS_PREFIX || 'events/',
       quarantinePrefix: env.QUARANTINE_PREFIX || 'quarantine/',
       gzipLevel: integerFromEnv(env, 'GZIP_LEVEL', DEFAULT_GZIP_LEVEL, 1, 9),
-      changeLogPrefix: env.CHANGE_LOG_PREFIX || DEFAULT_CHANGE_LOG_PREFIX,
+      changeLogPrefix: env.CHANGE_LOG_PREFIX || undefined,
       maxEventAgeDays: env.MAX_EVENT_AGE_DAYS ? integerFromEnv(env, 'MAX_EVENT_AGE_DAYS', 0, 1, MAX_EVENT_AGE_DAYS_LIMIT) : undefined,
       now: Date.now,
     },

@@ -73,7 +73,8 @@ export interface IngestCoreConfig {
   readonly maxEventAgeDays?: number;
   /** Key prefix of the partition change log: one small JSON object per (Kafka partition, event
    *  date) of the batch that stored events, written after the events (`IngestResult.changes`).
-   *  @default DEFAULT_CHANGE_LOG_PREFIX */
+   *  The deployed function always has one (lib/ingest.ts sets DEFAULT_CHANGE_LOG_PREFIX).
+   *  @default none: no change log (`changes` is empty) */
   readonly changeLogPrefix?: string;
 }
 
@@ -91,7 +92,8 @@ export interface ChangeLogEntry {
 export interface IngestResult {
   /** Objects sorted by key. */
   readonly objects: RawObject[];
-  /** Change-log entries for the events objects, sorted by key: written only after every object. */
+  /** Change-log entries for the events objects, sorted by key: written only after every object
+   *  (empty without `changeLogPrefix`). */
   readonly changes: ChangeLogEntry[];
   readonly recordsIn: number;
   readonly recordsStored: number;
@@ -374,7 +376,7 @@ export function buildRawObjects(event: MSKEvent, config: IngestCoreConfig = {}):
 
   return {
     objects,
-    changes: changeLogEntries(objects, eventsPrefix, withSlash(config.changeLogPrefix ?? DEFAULT_CHANGE_LOG_PREFIX)),
+    changes: config.changeLogPrefix === undefined ? [] : changeLogEntries(objects, eventsPrefix, withSlash(config.changeLogPrefix)),
     recordsIn,
     recordsStored,
     recordsQuarantined: recordsIn - recordsStored - recordsErased,

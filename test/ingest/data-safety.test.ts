@@ -83,6 +83,8 @@ describe('maximum event age', () => {
 
   it('comes from MAX_EVENT_AGE_DAYS; unset means no maximum, a wrong value stops the function at start-up', () => {
     const base = { RAW_BUCKET: 'raw', POWERTOOLS_METRICS_NAMESPACE: 'Test' };
+    expect(dependenciesFromEnv(base).core.changeLogPrefix).toBeUndefined();
+    expect(dependenciesFromEnv({ ...base, CHANGE_LOG_PREFIX: 'changes/' }).core.changeLogPrefix).toBe('changes/');
     expect(dependenciesFromEnv(base).core.maxEventAgeDays).toBeUndefined();
     expect(dependenciesFromEnv({ ...base, MAX_EVENT_AGE_DAYS: '27' }).core.maxEventAgeDays).toBe(27);
     expect(() => dependenciesFromEnv({ ...base, MAX_EVENT_AGE_DAYS: '0' })).toThrow('MAX_EVENT_AGE_DAYS must be an integer from 1 to 36500');
@@ -103,7 +105,7 @@ describe('partition change log (core)', () => {
       { partition: 2, offset: 3, value: clickEvent({ event_id: 'd', timestamp: at(1, 11) }) },
       { partition: 2, offset: 4, value: '[]' },
     ];
-    const result = buildRawObjects(mskEvent(specs));
+    const result = buildRawObjects(mskEvent(specs), { changeLogPrefix: 'changes/' });
     expect(result.changes.map((c) => c.key)).toEqual([
       'changes/dt=2024-01-15/clickstream-0-13-13.json',
       'changes/dt=2024-05-01/clickstream-0-10-14.json',
@@ -133,13 +135,14 @@ describe('partition change log (core)', () => {
       { offset: 1, value: clickEvent({ event_id: 'x', timestamp: at(2, 3) }) },
       { offset: 2, value: clickEvent({ event_id: 'y', timestamp: at(3, 4) }) },
     ];
-    const first = buildRawObjects(mskEvent(specs)).changes;
-    const again = buildRawObjects(mskEvent([...specs].reverse())).changes;
+    const first = buildRawObjects(mskEvent(specs), { changeLogPrefix: 'changes/' }).changes;
+    const again = buildRawObjects(mskEvent([...specs].reverse()), { changeLogPrefix: 'changes/' }).changes;
     expect(again.map((c) => [c.key, c.body.toString('hex')])).toEqual(first.map((c) => [c.key, c.body.toString('hex')]));
   });
 
-  it('has no entry for a batch that stored nothing, and follows the configured prefixes', () => {
-    expect(buildRawObjects(mskEvent([{ offset: 1, value: 'garbage' }, { offset: 2, value: null }])).changes).toEqual([]);
+  it('has no entry for a batch that stored nothing or without a prefix, and follows the configured prefixes', () => {
+    expect(buildRawObjects(mskEvent([{ offset: 1, value: 'garbage' }, { offset: 2, value: null }]), { changeLogPrefix: 'changes/' }).changes).toEqual([]);
+    expect(buildRawObjects(mskEvent([{ offset: 1, value: clickEvent() }])).changes).toEqual([]);
     const result = buildRawObjects(mskEvent([{ offset: 9, value: clickEvent({ timestamp: at(1, 0) }) }]), { eventsPrefix: 'raw/ev', changeLogPrefix: 'log/ch' });
     expect(result.objects[0].key).toBe('raw/ev/dt=2024-05-01/hr=00/clickstream-0-9-9.ndjson.gz');
     expect(result.changes.map((c) => c.key)).toEqual(['log/ch/dt=2024-05-01/clickstream-0-9-9.json']);
@@ -175,7 +178,7 @@ describe('partition change log in S3', () => {
   function handler(bucket: string, s3: S3Client, now = Date.now) {
     return createIngestHandler({
       s3, bucket,
-      core: { eventsPrefix: 'events/', quarantinePrefix: 'quarantine/', now },
+      core: { eventsPrefix: 'events/', quarantinePrefix: 'quarantine/', changeLogPrefix: 'changes/', now },
       writeConcurrency: 4,
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics: new Metrics(),
@@ -233,7 +236,7 @@ describe('partition change log in S3', () => {
     // write of the batch fails for real.
     const failing = createIngestHandler({
       s3, bucket,
-      core: { eventsPrefix: 'events/', quarantinePrefix: `${'q'.repeat(1100)}/`, now: Date.now },
+      core: { eventsPrefix: 'events/', quarantinePrefix: `${'q'.repeat(1100)}/`, changeLogPrefix: 'changes/', now: Date.now },
       writeConcurrency: 1,
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics: new Metrics(),

@@ -253,3 +253,28 @@ def test_parse_job_arguments_reads_the_change_log_and_the_raw_expiry(monkeypatch
         cli.parse_job_arguments([*base, "--raw_expiration_days", "1"])
     with pytest.raises(ValueError, match="raw_expiration_days"):
         JobConfig(**URIS, raw_expiration_days=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The change log on S3 (s3a, the local S3 server)
+
+
+def test_the_change_log_is_listed_and_removed_through_s3a_leaving_the_rest_alone(spark, s3_client, bucket):
+    from clickstream_job.io import HadoopFiles
+
+    keys = ["changes/dt=2026-11-10/clickstream-1-7-7.json", "changes/dt=2026-11-29/clickstream-0-2-2.json", "changes/dt=2026-11-29/clickstream-1-8-9.json"]
+    for key in keys:
+        s3_client.put_object(Bucket=bucket, Key=key, Body=b'{"date":"x"}\n')
+    s3_client.put_object(Bucket=bucket, Key="changes/_note", Body=b"hidden")
+    s3_client.put_object(Bucket=bucket, Key="events/dt=2026-11-10/hr=09/a.ndjson.gz", Body=b"x")
+    files = HadoopFiles(spark)
+    root = f"s3a://{bucket}/changes"
+    entries = files.list_change_log(root)
+    assert entries == [k[len("changes/") :] for k in keys]
+    assert files.list_change_log(f"s3a://{bucket}/nothing-here") == []
+
+    assert files.delete_files([f"{root}/{e}" for e in entries[:2]]) == []
+    left = sorted(o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket)["Contents"])
+    # What Hadoop adds when a folder empties (a directory marker) is no entry: the next listing skips it.
+    assert [k for k in left if not k.endswith("/")] == ["changes/_note", "changes/dt=2026-11-29/clickstream-1-8-9.json", "events/dt=2026-11-10/hr=09/a.ndjson.gz"]
+    assert files.list_change_log(root) == ["dt=2026-11-29/clickstream-1-8-9.json"]
