@@ -31,7 +31,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { IndexerConfig, processBatch } from '../../lambdas/indexer/core';
-import { tableAliases } from '../../lambdas/indexer/tables';
+import { allAliases, tableAliases } from '../../lambdas/indexer/tables';
 import { createIngestHandler, dependenciesFromEnv } from '../../lambdas/ingest/batch';
 import { AUDIT_CONFIG_PATH } from '../../lambdas/search-provisioner/audit';
 import { configFromProperties, provisionSearch } from '../../lambdas/search-provisioner/core';
@@ -384,7 +384,7 @@ afterAll(async () => {
     await admin.transport.request({ method: 'PUT', path: AUDIT_CONFIG_PATH, body: auditConfigBefore as Record<string, unknown> }).catch(() => undefined);
   }
   if (admin) {
-    for (const alias of Object.values(tableAliases(names.aliasPrefix)).concat(`${names.aliasPrefix}-computations`)) {
+    for (const alias of allAliases(names.aliasPrefix)) {
       await admin.transport.request({ method: 'DELETE', path: `/${alias}-v*` }, { ignore: [404] }).catch(() => undefined);
       await admin.transport.request({ method: 'DELETE', path: `/_index_template/${alias}` }, { ignore: [404] }).catch(() => undefined);
     }
