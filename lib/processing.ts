@@ -45,9 +45,18 @@ export interface ProcessingStageProps {
   /** Inactivity gap that starts a new session, minutes (1-1440).
    *  @default 30 */
   readonly sessionGapMinutes?: number;
-  /** Scheduled runs look only at raw partitions of the last N days for changes; undefined looks at all.
+  /** Scheduled runs look only at raw partitions of the last N days for changes (plus the dates
+   *  the change log names); undefined looks at all.
    *  @default undefined (the whole raw zone) */
   readonly lookbackDays?: number;
+  /** Age at which raw events expire: incremental runs never recompute a date whose raw data may
+   *  have expired in part (docs/operations.md, "Data safety").
+   *  @default undefined (raw events are kept) */
+  readonly rawExpirationDays?: number;
+  /** Prefix of the ingest function's partition change log in the raw bucket, which the job reads
+   *  to find changed dates and removes as it consumes it.
+   *  @default 'changes/' */
+  readonly changeLogPrefix?: string;
   /** Glue worker type.
    *  @default 'G.1X' */
   readonly workerType?: GlueWorkerType;
@@ -96,6 +105,7 @@ export const DEFAULT_RAW_EVENTS_PREFIX = 'events/';
 export const DEFAULT_AGGREGATES_PREFIX = 'aggregates/';
 export const DEFAULT_STATE_PREFIX = 'state/aggregate-clicks/';
 export const DEFAULT_SCHEDULE = 'cron(15 * * * ? *)';
+export const DEFAULT_CHANGE_LOG_PREFIX = 'changes/';
 
 /** Columns of a canonical raw record (SPEC section 2), for the catalog table. */
 const RAW_EVENT_COLUMNS: glue.CfnTable.ColumnProperty[] = [
@@ -194,6 +204,8 @@ export class ProcessingStage extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const rawPrefix = folderPrefix(props.rawEventsPrefix ?? DEFAULT_RAW_EVENTS_PREFIX, 'rawEventsPrefix');
+    const changeLogPrefix = folderPrefix(props.changeLogPrefix ?? DEFAULT_CHANGE_LOG_PREFIX, 'changeLogPrefix');
+    const rawExpirationDays = props.rawExpirationDays === undefined ? undefined : wholeNumber(props.rawExpirationDays, 1, 36500, 'rawExpirationDays');
     const aggregatesPrefix = folderPrefix(props.aggregatesPrefix ?? DEFAULT_AGGREGATES_PREFIX, 'aggregatesPrefix');
     const statePrefix = folderPrefix(props.statePrefix ?? DEFAULT_STATE_PREFIX, 'statePrefix');
     this.rawEventsBucket = props.rawEventsBucket;
@@ -303,6 +315,19 @@ export class ProcessingStage extends Construct {
           resources: [props.rawEventsBucket.arnForObjects(trimSlash(rawPrefix)), props.rawEventsBucket.arnForObjects(`${rawPrefix}*`)],
         }),
         new iam.PolicyStatement({
+          sid: 'ListChangeLog',
+          actions: ['s3:ListBucket'],
+          resources: [props.rawEventsBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [trimSlash(changeLogPrefix), `${changeLogPrefix}*`] } },
+        }),
+        new iam.PolicyStatement({
+          // Entries are named by their keys (never read); the job deletes those it consumed. S3A
+          // writes an empty folder marker when a folder's last entry goes: hence PutObject.
+          sid: 'ConsumeChangeLog',
+          actions: ['s3:GetObject', 's3:DeleteObject', 's3:PutObject'],
+          resources: [props.rawEventsBucket.arnForObjects(`${changeLogPrefix}*`)],
+        }),
+        new iam.PolicyStatement({
           sid: 'ListAggregatesAndState',
           actions: ['s3:ListBucket'],
           resources: [props.aggregatesBucket.bucketArn],
@@ -354,6 +379,8 @@ export class ProcessingStage extends Construct {
       '--state_uri': s3Uri(props.aggregatesBucket, statePrefix),
       '--session_gap_minutes': String(sessionGapMinutes),
       ...(lookbackDays === undefined ? {} : { '--lookback_days': String(lookbackDays) }),
+      '--changes_uri': s3Uri(props.rawEventsBucket, changeLogPrefix),
+      ...(rawExpirationDays === undefined ? {} : { '--raw_expiration_days': String(rawExpirationDays) }),
       // The script keeps its own state (see docs/processing.md): bookmarks would hide old files
       // of a date that must be recomputed as a whole.
       '--job-bookmark-option': 'job-bookmark-disable',

@@ -143,7 +143,7 @@ describe('IngestStage: the MSK event source mapping', () => {
 });
 
 describe('IngestStage: least-privilege IAM', () => {
-  it('lets the function put objects under its two prefixes of the raw bucket, read the erasure record, and nothing else in it', () => {
+  it('lets the function put objects under its three prefixes of the raw bucket, read the erasure record, and nothing else in it', () => {
     const { stack, stage, rawEventsBucket, template } = build();
     const statements = statementsOf(template, stack, stage.ingestFunction);
     const rawArn = arnOf(stack, rawEventsBucket);
@@ -154,6 +154,7 @@ describe('IngestStage: least-privilege IAM', () => {
         Effect: 'Allow',
         Action: 's3:PutObject',
         Resource: [
+          { 'Fn::Join': ['', [rawArn, '/changes/*']] },
           { 'Fn::Join': ['', [rawArn, '/events/*']] },
           { 'Fn::Join': ['', [rawArn, '/quarantine/*']] },
         ],
@@ -231,6 +232,7 @@ describe('IngestStage: the raw bucket', () => {
       { Id: 'RawEventsStorageClass', Prefix: 'events/', ObjectSizeGreaterThan: 131071, Status: 'Enabled', Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }] },
       { Id: 'RawEventsRetention', Prefix: 'events/', Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 7 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
       { Id: 'QuarantineRetention', Prefix: 'quarantine/', Status: 'Enabled', ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 7 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
+      { Id: 'ChangeLogRetention', Prefix: 'changes/', Status: 'Enabled', ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
     ]);
   });
 

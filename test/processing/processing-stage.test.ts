@@ -62,6 +62,8 @@ describe('ProcessingStage: the Glue job', () => {
     expect(args['--state_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(aggregatesBucket), '/state/aggregate-clicks']] });
     // The job's code: the clickstream_job package, zipped, beside the entry script.
     expect(JSON.stringify(stack.resolve(args['--extra-py-files']))).toMatch(/^"s3:\/\/cdk-[a-z0-9]+-assets-111122223333-eu-west-1\/[0-9a-f]{64}\.zip"$/);
+    expect(args['--changes_uri']).toEqual({ 'Fn::Join': ['', ['s3://', bucketRef(rawEventsBucket), '/changes']] });
+    expect(args['--raw_expiration_days']).toBeUndefined();
     expect(args).toMatchObject({
       '--session_gap_minutes': '45',
       '--lookback_days': '7',
@@ -72,6 +74,14 @@ describe('ProcessingStage: the Glue job', () => {
       '--enable-job-insights': 'true',
     });
     expect(args['--dates']).toBeUndefined();
+  });
+
+  it('passes the raw zone expiry so that a date whose raw data may have expired is never recomputed', () => {
+    const { template } = build({ rawExpirationDays: 400, changeLogPrefix: 'log/' });
+    const args = Object.values<any>(template.findResources('AWS::Glue::Job'))[0].Properties.DefaultArguments;
+    expect(args['--raw_expiration_days']).toBe('400');
+    expect(JSON.stringify(args['--changes_uri'])).toContain('/log"');
+    expect(() => build({ rawExpirationDays: 0 })).toThrow(/rawExpirationDays/);
   });
 
   it('leaves --lookback_days out unless set', () => {
@@ -197,7 +207,17 @@ describe('ProcessingStage: least-privilege job role', () => {
     });
     // No statement writes to the raw bucket (but the erasure mode's, test/privacy/privacy-processing.test.ts)
     // or reads the whole aggregates bucket.
-    const erasure = new Set(['RewriteRawZoneForErasure', 'WriteErasureReports']);
+    const erasure = new Set(['RewriteRawZoneForErasure', 'WriteErasureReports', 'ConsumeChangeLog']);
+    // The change log: listed, and its entries removed once consumed (under changes/ only).
+    expect(bySid(statements, 'ListChangeLog')).toMatchObject({
+      Action: 's3:ListBucket',
+      Resource: arn(rawEventsBucket),
+      Condition: { StringLike: { 's3:prefix': ['changes', 'changes/*'] } },
+    });
+    expect(bySid(statements, 'ConsumeChangeLog')).toMatchObject({
+      Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+      Resource: objects(rawEventsBucket, 'changes/*'),
+    });
     const writes = statements.filter((s) => !erasure.has(s.Sid) && [s.Action].flat().some((a: string) => /Put|Delete/.test(a)));
     expect(JSON.stringify(writes)).not.toContain(stack.getLogicalId(rawEventsBucket.node.defaultChild as any));
     for (const s of statements) {
