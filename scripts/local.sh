@@ -2,7 +2,7 @@
 # `npm run local [-- options]`: the whole pipeline on this machine, with the real local engines.
 #   1. npm packages (npm ci when package-lock.json changed since the last install)
 #   2. the local engines: installed if missing (cached after the first time) and started if down
-#   3. npx tsx local/cli.ts "$@"  (options: npm run local -- --help)
+#   3. node --import tsx local/cli.ts "$@"  (options: npm run local -- --help)
 #   4. the engines this script started are stopped again, unless --keep-running is given;
 #      engines that were already running before are left as they were.
 set -uo pipefail
