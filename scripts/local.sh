@@ -21,11 +21,17 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "npm packages"
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f node_modules/.install-stamp ] || [ "$(cat node_modules/.install-stamp)" != "$lock_hash" ]; then
+if [ -f node_modules/.install-stamp ] && [ "$(cat node_modules/.install-stamp)" = "$lock_hash" ]; then
+  echo "up to date"
+elif [ ! -f node_modules/.install-stamp ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  # Installed by a plain `npm ci` / `npm install` after the last change of package-lock.json (npm
+  # writes its hidden lockfile then): nothing to do. Another npm ci would delete node_modules
+  # first, under anything else (a test run) using it at that moment.
+  echo "$lock_hash" > node_modules/.install-stamp
+  echo "up to date"
+else
   npm ci --no-audit --no-fund || { echo "local: npm ci failed" >&2; exit 1; }
   echo "$lock_hash" > node_modules/.install-stamp
-else
-  echo "up to date"
 fi
 
 engines=(kafka s3 opensearch spark)
