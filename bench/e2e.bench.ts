@@ -3,19 +3,19 @@
  * events, each stage beside a baseline measured in the same run on the same data:
  *
  *   ingest   (local MSK poller + ingest handler + S3)  vs  a kafkajs consumer that only reads the messages
- *   aggregate (local Spark + glue-scripts/aggregate_clicks.py)  vs  a Spark job that only reads and counts the raw zone
- *   index    (S3 notifications + indexer handler + OpenSearch)  vs  a plain _bulk of the same rows
+ *   aggregate (local Spark + the Glue job, all five tables of SPEC §3)  vs  a Spark job that only reads and counts the raw zone
+ *   index    (S3 notifications + indexer handler + OpenSearch, every table's objects into its alias)  vs  a plain _bulk of the same rows
  *
  *   npx tsx bench/e2e.bench.ts [sizes=100000,1000000]
  *
- * Fresh, uniquely named topic, buckets and alias per size; they are deleted afterwards.
+ * Fresh, uniquely named topic, buckets and aliases per size; they are deleted afterwards.
  */
 import { execFile, spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import { resolve } from 'path';
 import { generateClicks } from '../local/generator';
 import {
-  AGGREGATES_PREFIX,
+  ALL_AGGREGATES_PREFIX,
   countLines,
   createClients,
   exportHandlerEnvironment,
@@ -23,8 +23,8 @@ import {
   setupResources,
   type PipelineClients,
 } from '../local/pipeline';
-import { aliasOf, deleteAliasIndices, deletePrefix, fetchAllRows, getBytes, listKeys, settingsFromEnv, type PipelineSettings } from '../local/resources';
-import { allAliases } from '../lambdas/indexer/tables';
+import { aliasOf, countDocuments, deleteAliasIndices, deletePrefix, getBytes, listKeys, settingsFromEnv, type PipelineSettings } from '../local/resources';
+import { allAliases, TABLE_NAMES } from '../lambdas/indexer/tables';
 import { runAggregateStage, runIndexStage, runIngestStage } from '../local/stages';
 
 const SIZES = (process.argv[2] ?? '100000,1000000').split(',').map(Number);
@@ -115,25 +115,33 @@ async function benchOne(n: number): Promise<Line[]> {
     log(`ingest ${fmt(ingestS)} (consume only ${fmt(seconds(t))})`);
 
     t = Date.now();
-    const before = new Set((await listKeys(clients.s3, settings.aggregatesBucket, AGGREGATES_PREFIX)).map((k) => k.key));
+    const before = new Set((await listKeys(clients.s3, settings.aggregatesBucket, ALL_AGGREGATES_PREFIX)).map((k) => k.key));
     await runAggregateStage({ settings, log: () => undefined });
     const aggregateS = seconds(t);
-    const newKeys = (await listKeys(clients.s3, settings.aggregatesBucket, AGGREGATES_PREFIX)).map((k) => k.key).filter((k) => !before.has(k));
+    const newKeys = (await listKeys(clients.s3, settings.aggregatesBucket, ALL_AGGREGATES_PREFIX)).map((k) => k.key).filter((k) => !before.has(k));
+    const partKeys = newKeys.filter((k) => /\/part-[^/]+\.json$/.test(k));
+    const tablesWritten = new Set(partKeys.map((k) => k.split('/')[1]));
+    if (tablesWritten.size !== TABLE_NAMES.length) throw new Error(`the job wrote ${[...tablesWritten].join(', ') || 'no table'}, not all of ${TABLE_NAMES.join(', ')}`);
     t = Date.now();
     const rawRows = await sparkReadRaw(settings);
     // A wrong raw zone (e.g. another run's bucket) would make every figure after the ingest meaningless.
     if (rawRows !== wellFormed) throw new Error(`the raw zone holds ${rawRows} rows, but ${wellFormed} of the messages are well-formed`);
     lines.push({ stage: 'aggregate', seconds: aggregateS, baseline: 'Spark read + count', baselineSeconds: seconds(t) });
-    log(`aggregate ${fmt(aggregateS)} (Spark read + count ${fmt(seconds(t))}); raw zone: ${rawRows} rows; ${newKeys.length} aggregate objects`);
+    log(`aggregate ${fmt(aggregateS)} (Spark read + count ${fmt(seconds(t))}); raw zone: ${rawRows} rows; ${partKeys.length} aggregate objects in ${tablesWritten.size} tables`);
 
     t = Date.now();
     await runIndexStage({ settings, bucket: settings.aggregatesBucket, keys: newKeys, log: () => undefined, deadLetterFile: resolve(repoRoot, 'local-output', `${id}-dlq.ndjson`) });
     const indexS = seconds(t);
-    const rowCount = await countLines(clients.s3, settings.aggregatesBucket, newKeys);
-    const served = await fetchAllRows(clients.openSearch, aliasOf(settings));
-    if (served.length !== rowCount) throw new Error(`index holds ${served.length} documents, the objects ${rowCount} rows`);
+    // Every table's alias holds exactly the rows of that table's objects.
+    let served = 0;
+    for (const table of TABLE_NAMES) {
+      const rows = await countLines(clients.s3, settings.aggregatesBucket, partKeys.filter((k) => k.startsWith(`aggregates/${table}/`)));
+      const documents = await countDocuments(clients.openSearch, aliasOf(settings, table));
+      if (documents !== rows) throw new Error(`${aliasOf(settings, table)} holds ${documents} documents, the ${table} objects ${rows} rows`);
+      served += documents;
+    }
     const rowTexts: string[] = [];
-    for (const key of newKeys.filter((k) => /\/part-[^/]+\.json$/.test(k))) {
+    for (const key of partKeys) {
       for (const line of (await getBytes(clients.s3, settings.aggregatesBucket, key)).toString('utf8').split('\n')) if (line.trim()) rowTexts.push(line);
     }
     const scratch = `${id}-baseline`;
@@ -142,7 +150,7 @@ async function benchOne(n: number): Promise<Line[]> {
     const bulkS = seconds(t);
     lines.push({ stage: 'index', seconds: indexS, baseline: 'plain _bulk', baselineSeconds: bulkS });
     await clients.openSearch.indices.delete({ index: scratch });
-    log(`index ${fmt(indexS)} (plain _bulk ${fmt(bulkS)}); ${served.length} documents indexed`);
+    log(`index ${fmt(indexS)} (plain _bulk ${fmt(bulkS)}); ${served} documents indexed in ${TABLE_NAMES.length} aliases`);
     return lines;
   } finally {
     for (const alias of allAliases(settings.aliasPrefix)) await deleteAliasIndices(clients.openSearch, alias).catch(() => undefined);

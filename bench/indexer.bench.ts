@@ -1,6 +1,6 @@
 /**
  * Documents/s of the indexer core indexing aggregate rows into the local OpenSearch node, beside
- * the client's own `helpers.bulk` sending the same rows in the same run (issue 5; goal: ratio
+ * the client's own `helpers.bulk` sending the same rows in the same run (goal: ratio
  * >= 1.0, i.e. at least as fast as the helper, with our guarantees).
  *
  *   npx tsx bench/indexer.bench.ts [rows=200000] [rounds=5]      (npm run bench -- indexer)
