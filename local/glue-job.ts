@@ -37,6 +37,9 @@ export interface AggregateJobArgs {
   readonly sessionGapMinutes?: number;
   /** @default the job's default (no limit) */
   readonly lookbackDays?: number;
+  /** The ingest function's partition change log, e.g. `s3a://clickstream-raw/changes`, as the
+   *  stack passes it in AWS. @default none: the job finds changes by listing alone */
+  readonly changesUri?: string;
   /** Further job arguments, e.g. the erasure mode's (scripts/erase.ts). @default none */
   readonly jobArguments?: readonly string[];
   /** Extra environment for spark-submit (e.g. S3_ENDPOINT, SPARK_DRIVER_MEMORY). @default process.env only */
@@ -109,6 +112,10 @@ export function aggregateJobCommand(args: AggregateJobArgs): string[] {
   if (args.dates) command.push('--dates', args.dates.join(','));
   if (args.sessionGapMinutes !== undefined) command.push('--session_gap_minutes', String(args.sessionGapMinutes));
   if (args.lookbackDays !== undefined) command.push('--lookback_days', String(args.lookbackDays));
+  if (args.changesUri !== undefined) {
+    if (!URI.test(args.changesUri)) throw new Error(`runAggregateJob: changesUri must be an s3a://, s3:// or file:// URI (got "${args.changesUri}")`);
+    command.push('--changes_uri', args.changesUri);
+  }
   if (args.jobArguments) command.push(...args.jobArguments);
   return command;
 }

@@ -15,7 +15,7 @@ const uris = { rawUri: 's3a://raw/events', outputUri: 's3a://agg/aggregates', st
 
 describe('aggregateJobCommand', () => {
   it('passes the URIs and optional settings with the job argument names', () => {
-    expect(aggregateJobCommand({ ...uris, dates: ['2026-11-01', '2026-11-03..2026-11-04'], sessionGapMinutes: 20, lookbackDays: 3 })).toEqual([
+    expect(aggregateJobCommand({ ...uris, dates: ['2026-11-01', '2026-11-03..2026-11-04'], sessionGapMinutes: 20, lookbackDays: 3, changesUri: 's3a://raw/changes' })).toEqual([
       SUBMIT_SCRIPT, AGGREGATE_SCRIPT,
       '--raw_uri', 's3a://raw/events',
       '--output_uri', 's3a://agg/aggregates',
@@ -23,6 +23,7 @@ describe('aggregateJobCommand', () => {
       '--dates', '2026-11-01,2026-11-03..2026-11-04',
       '--session_gap_minutes', '20',
       '--lookback_days', '3',
+      '--changes_uri', 's3a://raw/changes',
     ]);
     expect(aggregateJobCommand(uris)).toHaveLength(8);
   });
@@ -31,6 +32,7 @@ describe('aggregateJobCommand', () => {
     expect(() => aggregateJobCommand({ ...uris, rawUri: 'raw/events' })).toThrow(/rawUri must be an s3a:\/\//);
     expect(() => aggregateJobCommand({ ...uris, stateUri: '' })).toThrow(/stateUri/);
     expect(() => aggregateJobCommand({ ...uris, dates: [] })).toThrow(/dates is empty/);
+    expect(() => aggregateJobCommand({ ...uris, changesUri: 'changes' })).toThrow(/changesUri must be/);
   });
 });
 
