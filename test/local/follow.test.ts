@@ -9,7 +9,7 @@
  *    first run left, and the index then holds exactly the expectation (local/expected.ts) over
  *    every message of the topic: nothing lost, nothing counted twice across the two runs.
  */
-import { mkdtempSync, readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -64,6 +64,7 @@ beforeAll(async () => {
 afterAll(async () => {
   clients?.s3.destroy();
   await clients?.openSearch.close();
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe('npm run local -- --follow', () => {

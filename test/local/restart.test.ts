@@ -7,7 +7,7 @@
  * Also: a run that finds the engines' data not fitting together (the S3 server lost its data while
  * Kafka and OpenSearch kept theirs) stops with exit code 3 and says what it found, touching nothing.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { computeExpected, diffRows } from '../../local/expected';
@@ -69,6 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await engines?.remove();
+  if (work) rmSync(work, { recursive: true, force: true });
 }, 5 * 60_000);
 
 describe('npm run local across a restart of the engines', () => {
