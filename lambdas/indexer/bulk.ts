@@ -17,7 +17,6 @@
  * auto-creating an index with guessed mappings.
  */
 import type { Client } from '@opensearch-project/opensearch';
-import type { Bulk_RequestBody } from '@opensearch-project/opensearch/api/_core/bulk';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, describeError, isRetryableError, RetryPolicy, sleep, statusOf } from '../shared/opensearch-client';
 
 export interface BulkOptions {
@@ -164,13 +163,15 @@ export class BulkIndexer {
     this.stats.requests++;
     let response: { body: BulkResponseBody };
     try {
-      response = (await this.client.bulk(
+      // POST, not the client's bulk(): with an index in the path that sends PUT, and the indexer's
+      // role may only POST to its aliases (lib/search-domain.ts, grantIndexWrite).
+      response = (await this.client.transport.request(
         {
-          index: this.options.index,
-          require_alias: true,
-          filter_path: FILTER_PATH,
-          // The NDJSON is built here already; the client sends a string body as it is.
-          body: body as unknown as Bulk_RequestBody,
+          method: 'POST',
+          path: `/${encodeURIComponent(this.options.index)}/_bulk`,
+          querystring: { require_alias: true, filter_path: FILTER_PATH },
+          // The NDJSON is built here already; the transport sends a string bulk body as it is.
+          bulkBody: body,
         },
         { requestTimeout: this.options.requestTimeoutMs ?? 60_000 },
       )) as unknown as { body: BulkResponseBody };

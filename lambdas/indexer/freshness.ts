@@ -85,8 +85,13 @@ export async function newestComputation(client: Client, ledger: string, table: T
 
 /** Makes every acknowledged write of these indices searchable (the cleanup's correctness depends on it). */
 export async function refresh(client: Client, aliases: readonly string[], options: FreshnessOptions): Promise<void> {
-  const path = `/${aliases.map(encodeURIComponent).join(',')}/_refresh`;
-  await withRetries(() => client.transport.request({ method: 'POST', path }), options.retry ?? DEFAULT_RETRY_POLICY, options.hooks);
+  // One request per alias: a path naming several (`/a,b/_refresh`) is one IAM resource, which the
+  // indexer's per-alias grants do not match.
+  await Promise.all(aliases.map((alias) => withRetries(
+    () => client.transport.request({ method: 'POST', path: `/${encodeURIComponent(alias)}/_refresh` }),
+    options.retry ?? DEFAULT_RETRY_POLICY,
+    options.hooks,
+  )));
 }
 
 /**
