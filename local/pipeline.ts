@@ -52,9 +52,9 @@ import {
   settingsFromEnv,
   type PipelineSettings,
 } from './resources';
+import { formatJobSummary } from './glue-job';
 import { runAggregateStage, runIndexStage, runIngestStage, type IngestFaults, type IndexFaults } from './stages';
 
-export const AGGREGATES_PREFIX = 'aggregates/url_country_daily/';
 /** Every table's output (the job writes `aggregates/<table>/event_date=.../part-*.json`). */
 export const ALL_AGGREGATES_PREFIX = 'aggregates/';
 /**
@@ -110,6 +110,8 @@ export function exportHandlerEnvironment(settings: PipelineSettings): void {
   // Privacy (docs/privacy.md): the erasure rule on, with the local stack's generated key file;
   // PSEUDONYMIZE_USER_IDS=true in the environment turns pseudonyms on, as the setting does in AWS.
   process.env.ERASURE_RECORD_KEY = process.env.ERASURE_RECORD_KEY ?? 'erasure/erased-users.json';
+  // The partition change log the job reads, as the stack sets it (docs/operations.md, "Data safety").
+  process.env.CHANGE_LOG_PREFIX = process.env.CHANGE_LOG_PREFIX ?? 'changes/';
   process.env.PRIVACY_KEY_FILE = process.env.PRIVACY_KEY_FILE ?? ensureLocalPrivacyKey();
   // Powertools: only errors on the console (the pipeline prints its own progress and the quarantine reasons); metrics off.
   process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR';
@@ -538,6 +540,7 @@ async function runOnce(options: CliOptions, run: RunOptions, settings: PipelineS
     ['dates recomputed', aggregate.dates.length ? aggregate.dates.join(' ') : 'none'], ['dates written', aggregate.datesWritten.length], ['rows', aggregate.rowsWritten],
   ] });
   log(`  dates recomputed: ${aggregate.dates.length ? aggregate.dates.join(', ') : 'none (no new input)'}; ${aggregate.rowsWritten} rows (${secondsSince(t).toFixed(1)}s)`);
+  if (aggregate.summary && aggregate.dates.length) log(formatJobSummary(aggregate.summary).split('\n').map((line) => `  ${line}`).join('\n'));
 
   log('\n[index] S3 notifications -> indexer handler -> OpenSearch');
   t = Date.now();

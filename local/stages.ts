@@ -5,6 +5,7 @@
  */
 import { resolve } from 'path';
 import type { PipelineSettings } from './resources';
+import type { AggregateJobSummary } from './glue-job';
 
 export interface IngestFaults {
   /**
@@ -67,11 +68,13 @@ export interface IngestStageResult {
 }
 
 export interface AggregateStageResult {
-  /** Dates the run recomputed (changed dates and the day before each). */
+  /** Dates the run recomputed (those whose raw input changed, or the backfill's). */
   readonly dates: string[];
   /** Dates whose output partition was written (recomputed dates that have events). */
   readonly datesWritten: string[];
   readonly rowsWritten: number;
+  /** The job's whole summary, per table included (`formatJobSummary` prints it). */
+  readonly summary?: AggregateJobSummary;
 }
 
 export interface IndexStageResult {
@@ -156,13 +159,15 @@ export async function runAggregateStage(args: AggregateStageArgs): Promise<Aggre
     rawUri: `s3a://${settings.rawBucket}/events`,
     // The job writes `<output_uri>/<table>/event_date=D/` (SPEC section 3: aggregates/<table>/...).
     outputUri: `s3a://${settings.aggregatesBucket}/aggregates`,
-    stateUri: `s3a://${settings.aggregatesBucket}/state/url_country_daily`,
+    // The same locations as the stack gives the Glue job (lib/processing.ts).
+    stateUri: `s3a://${settings.aggregatesBucket}/state/aggregate-clicks`,
+    changesUri: `s3a://${settings.rawBucket}/changes`,
     dates: args.dates,
     jobArguments: args.jobArguments,
     env: { ...process.env, S3_ENDPOINT: settings.s3Endpoint },
     onOutput: args.onOutput,
   });
-  return { dates: summary.dates, datesWritten: summary.datesWritten, rowsWritten: summary.rowsWritten };
+  return { dates: summary.dates, datesWritten: summary.datesWritten, rowsWritten: summary.rowsWritten, summary };
 }
 
 export interface IndexStageArgs {
