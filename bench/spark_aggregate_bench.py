@@ -63,9 +63,10 @@ def best_of(repeat: int, fn) -> float:
 
 
 def spark_cores(spark) -> int:
-    master = spark.sparkContext.master  # local[N]
-    inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
-    return os.cpu_count() or 1 if inside == "*" else int(inside)
+    """The N of `local[N]` (or `local[N,F]`); the machine's cores for `local[*]`, 1 for `local`."""
+    master = spark.sparkContext.master
+    inside = master[master.find("[") + 1 : master.find("]")].split(",")[0] if "[" in master else "1"
+    return (os.cpu_count() or 1) if inside == "*" else int(inside)
 
 
 def main() -> int:
