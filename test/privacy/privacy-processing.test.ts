@@ -52,15 +52,19 @@ describe('ProcessingStage: erasure permissions', () => {
     });
   });
 
-  it('writes in the raw bucket only under events/, quarantine/ and erasure/reports/, and deletes nothing there', () => {
+  it('writes in the raw bucket only under events/, quarantine/, erasure/reports/ and the change log, and deletes only consumed change-log entries', () => {
     const { statements, rawArn } = build();
     const onRaw = statements.filter((s) => JSON.stringify(s.Resource).includes(JSON.stringify(rawArn)));
     const actions = new Set(onRaw.flatMap((s) => asList(s.Action)));
-    expect([...actions].sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    expect([...actions].sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     const putResources = onRaw.filter((s) => asList(s.Action).includes('s3:PutObject')).flatMap((s) => asList(s.Resource));
     expect(sorted(putResources)).toEqual(sorted([
       objects(rawArn, 'events/*'), objects(rawArn, 'quarantine'), objects(rawArn, 'quarantine/*'), objects(rawArn, 'erasure/reports/*'),
+      objects(rawArn, 'changes/*'),
     ]));
+    // Deleting is for the change log the job consumes (docs/operations.md, "Data safety"), never raw events.
+    const deleteResources = onRaw.filter((s) => asList(s.Action).includes('s3:DeleteObject')).flatMap((s) => asList(s.Resource));
+    expect(deleteResources).toEqual([objects(rawArn, 'changes/*')]);
     // Not the erasure record: only the operator's command writes it.
     expect(JSON.stringify(onRaw)).not.toContain('erased-users.json');
   });
