@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import duckdb
+from clickstream_job.tables import TABLES as JOB_TABLES
 
 # Kept in step with clickstream_job.schema.RAW_EVENT_SCHEMA: every field read as text.
 RAW_FIELDS = (
@@ -55,13 +56,8 @@ TABLE_COLUMNS: Dict[str, Tuple[Tuple[str, str], ...]] = {
         ("clicks", _COUNT), ("unique_users", _COUNT), ("sessions", _COUNT), ("bot_clicks", _COUNT),
     ),
 }
-GRAINS: Dict[str, Tuple[str, ...]] = {
-    "url_country_daily": ("event_date", "page_url", "country"),
-    "sessions_daily": ("event_date", "country", "device_type", "browser", "os", "channel"),
-    "traffic_sources_daily": ("event_date", "channel", "referrer_host", "utm_source", "utm_medium", "utm_campaign", "country"),
-    "geo_daily": ("event_date", "country", "city"),
-    "traffic_hourly": ("event_date", "event_hour", "country", "device_type"),
-}
+# The output order of each table: its grain, as the job defines it (the contract, not its computation).
+GRAINS: Dict[str, Tuple[str, ...]] = {name: table.grain for name, table in JOB_TABLES.items()}
 
 
 def _text(name: str) -> str:
