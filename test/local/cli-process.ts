@@ -68,7 +68,7 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv, ex
 }
 
 /** Every message of the topic, with its coordinates and record timestamp. */
-export async function readTopic(brokers: string[], topic: string): Promise<ProducedMessage[]> {
+export async function readTopic(brokers: string[], topic: string, timeoutMs = 60_000): Promise<ProducedMessage[]> {
   const kafka = new Kafka({ clientId: 'topic-reader', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -82,7 +82,7 @@ export async function readTopic(brokers: string[], topic: string): Promise<Produ
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`reading ${topic}: ${out.length} of ${total} messages after 60 s`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`reading ${topic}: ${out.length} of ${total} messages after ${timeoutMs / 1000} s`)), timeoutMs);
       consumer.run({
         autoCommit: false,
         eachMessage: async ({ partition, message }) => {

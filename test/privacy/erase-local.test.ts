@@ -17,20 +17,22 @@
  */
 import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { spawn } from 'child_process';
-import { Kafka, logLevel } from 'kafkajs';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { gunzipSync } from 'zlib';
 import { TABLE_NAMES, allAliases, type TableName } from '../../lambdas/indexer/tables';
 import { userIdHash } from '../../lambdas/ingest/pseudonymize';
-import { computeExpected, diffTable, type ProducedMessage } from '../../local/expected';
+import { computeExpected, diffTable } from '../../local/expected';
 import { generateClicks, type ClickMessage } from '../../local/generator';
 import { createClients, type PipelineClients } from '../../local/pipeline';
 import { ensureLocalPrivacyKey } from '../../local/privacy-key';
 import { aliasOf, deleteAliasIndices, deletePrefix, fetchAllDocuments, getBytes, listKeys, settingsFromEnv, type PipelineSettings } from '../../local/resources';
 import { indexNames } from '../../opensearch/index-template';
 import { ensureEngines, uniqueName } from '../support/engines';
+// The pipeline run as `npm run local` runs it once its engines are up (scripts/local.sh is not used:
+// it may install packages and stop engines it finds down, which tests sharing the engines must not do).
+import { namesEnv, readTopic, runCli } from '../local/cli-process';
 
 jest.setTimeout(45 * 60_000);
 
@@ -49,17 +51,6 @@ let clients: PipelineClients;
 
 const outputs = (dir: string) => ['--out', join(dir, 'aggregates.ndjson'), '--report', join(dir, 'report.html'), '--out-dir', dir];
 
-/** A pipeline's names in the environment (local/resources.ts settingsFromEnv). */
-function namesEnv(name: string): NodeJS.ProcessEnv {
-  return {
-    CLICKSTREAM_TOPIC: name,
-    CLICKSTREAM_CONSUMER_GROUP: `${name}-ingest`,
-    RAW_BUCKET: `${name}-raw`,
-    AGGREGATES_BUCKET: `${name}-agg`,
-    OPENSEARCH_ALIAS_PREFIX: name,
-  };
-}
-
 /** Runs a command in the repository with the pipeline's names; resolves with its exit code and output. */
 function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ code: number | string; output: string }> {
   return new Promise((resolve) => {
@@ -77,51 +68,6 @@ function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv): 
 
 /** `npm run erase -- --local ARGS`, as an operator runs it. */
 const runErase = (args: readonly string[], env: NodeJS.ProcessEnv) => run('npm', ['run', '--silent', 'erase', '--', '--local', ...args], env);
-
-/**
- * The local pipeline's command as `npm run local` runs it once its engines are up (scripts/local.sh:
- * Node with tsx's loader running local/cli.ts); the script itself is not used, as it may install
- * packages and stop engines it finds down, which tests sharing the engines must not do.
- */
-async function runLocal(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const { code, output } = await run(process.execPath, ['--import', 'tsx', 'local/cli.ts', ...args], env);
-  if (code !== 0) throw new Error(`local/cli.ts ${args.join(' ')} exited with ${code}:\n${output.slice(-6000)}`);
-}
-
-/** Every message of the topic, with its coordinates and record timestamp (what the expectation reads). */
-async function readTopic(settings: PipelineSettings): Promise<ProducedMessage[]> {
-  const kafka = new Kafka({ clientId: 'erase-local-test', brokers: [...settings.brokers], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const groupId = `${settings.topic}-reader`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
-  try {
-    const ends = new Map((await admin.fetchTopicOffsets(settings.topic)).map((o) => [o.partition, Number(o.high)]));
-    const total = [...ends.values()].reduce((a, b) => a + b, 0);
-    const out: ProducedMessage[] = [];
-    await consumer.connect();
-    await consumer.subscribe({ topics: [settings.topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`reading ${settings.topic}: ${out.length} of ${total} messages after 120 s`)), 120_000);
-      consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          if (Number(message.offset) >= (ends.get(partition) ?? 0)) return;
-          out.push({ topic: settings.topic, partition, offset: Number(message.offset), timestamp: Number(message.timestamp), value: message.value ?? Buffer.alloc(0) });
-          if (out.length === total) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      }).catch(reject);
-    });
-    return out;
-  } finally {
-    await consumer.disconnect();
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.disconnect();
-  }
-}
 
 /** The lines of a gzip NDJSON object, as bytes; an empty object (or an emptied gzip one) has none. */
 function objectLines(body: Buffer): Buffer[] {
@@ -353,7 +299,7 @@ describe('npm run erase -- --local', () => {
 
   it('builds a pipeline state holding both users\' events and quarantined messages', async () => {
     const all = [...generated, ...lone.messages];
-    await runLocal(['--events', eventsFile('all.ndjson', all), ...outputs(join(work, 'erased'))], erasedEnv);
+    await runCli(['--events', eventsFile('all.ndjson', all), ...outputs(join(work, 'erased'))], erasedEnv);
     rawBefore = await snapshot(erased.rawBucket, ['events/', 'quarantine/']);
     for (const table of TABLE_NAMES) servedBefore.set(table, comparable(await documents(erased, table)));
     const found = { events: new Map<string, number>(), quarantine: new Map<string, number>() };
@@ -445,8 +391,8 @@ describe('npm run erase -- --local', () => {
   it('leaves every table, in S3 and in OpenSearch, equal to a fresh run over the stream without those users', async () => {
     const without = generated.filter((m) => !ids.has(userOf(m) ?? '') && !tokens(m.value.toString('utf8')).some((t) => ids.has(t)));
     expect(generated.length - without.length).toBeGreaterThan(0);
-    await runLocal(['--events', eventsFile('without.ndjson', without), ...outputs(join(work, 'fresh'))], freshEnv);
-    const expected = computeExpected(await readTopic(fresh));
+    await runCli(['--events', eventsFile('without.ndjson', without), ...outputs(join(work, 'fresh'))], freshEnv);
+    const expected = computeExpected(await readTopic([...fresh.brokers], fresh.topic, 120_000));
 
     for (const table of TABLE_NAMES) {
       const s3Rows = await tableRows(erased, table);
