@@ -98,8 +98,10 @@ const URI = /^(s3a?|file):\/\/\S+$/;
 
 /** The command line `runAggregateJob` runs (submit script first). */
 export function aggregateJobCommand(args: AggregateJobArgs): string[] {
-  for (const name of ['rawUri', 'outputUri', 'stateUri'] as const) {
-    if (!URI.test(args[name])) throw new Error(`runAggregateJob: ${name} must be an s3a://, s3:// or file:// URI (got "${args[name]}")`);
+  // The three locations the job needs, and the change log when given.
+  for (const name of ['rawUri', 'outputUri', 'stateUri', 'changesUri'] as const) {
+    if (name === 'changesUri' && args[name] === undefined) continue;
+    if (!URI.test(args[name] ?? '')) throw new Error(`runAggregateJob: ${name} must be an s3a://, s3:// or file:// URI (got "${args[name]}")`);
   }
   if (args.dates !== undefined && args.dates.length === 0) throw new Error('runAggregateJob: dates is empty; omit it for an incremental run');
   const command = [
@@ -112,10 +114,7 @@ export function aggregateJobCommand(args: AggregateJobArgs): string[] {
   if (args.dates) command.push('--dates', args.dates.join(','));
   if (args.sessionGapMinutes !== undefined) command.push('--session_gap_minutes', String(args.sessionGapMinutes));
   if (args.lookbackDays !== undefined) command.push('--lookback_days', String(args.lookbackDays));
-  if (args.changesUri !== undefined) {
-    if (!URI.test(args.changesUri)) throw new Error(`runAggregateJob: changesUri must be an s3a://, s3:// or file:// URI (got "${args.changesUri}")`);
-    command.push('--changes_uri', args.changesUri);
-  }
+  if (args.changesUri !== undefined) command.push('--changes_uri', args.changesUri);
   if (args.jobArguments) command.push(...args.jobArguments);
   return command;
 }

@@ -539,8 +539,11 @@ async function runOnce(options: CliOptions, run: RunOptions, settings: PipelineS
   stages.push({ stage: 'aggregate', seconds: secondsSince(t), figures: [
     ['dates recomputed', aggregate.dates.length ? aggregate.dates.join(' ') : 'none'], ['dates written', aggregate.datesWritten.length], ['rows', aggregate.rowsWritten],
   ] });
-  log(`  dates recomputed: ${aggregate.dates.length ? aggregate.dates.join(', ') : 'none (no new input)'}; ${aggregate.rowsWritten} rows (${secondsSince(t).toFixed(1)}s)`);
-  if (aggregate.summary && aggregate.dates.length) log(formatJobSummary(aggregate.summary).split('\n').map((line) => `  ${line}`).join('\n'));
+  // The job's own summary (what it recomputed, then a line per table), with the stage's time.
+  const summary = aggregate.summary ? formatJobSummary(aggregate.summary).split('\n')
+    : [`dates recomputed: ${aggregate.dates.length ? aggregate.dates.join(', ') : 'none (no new input)'}; ${aggregate.rowsWritten} rows`];
+  summary[0] += ` (${secondsSince(t).toFixed(1)}s)`;
+  log(summary.map((line) => `  ${line}`).join('\n'));
 
   log('\n[index] S3 notifications -> indexer handler -> OpenSearch');
   t = Date.now();
