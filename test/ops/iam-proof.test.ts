@@ -56,6 +56,7 @@ import {
   type AwsCall,
   type S3Call,
 } from '../support/aws-call-recorder';
+import { ensureDashboardsUserRole } from '../support/opensearch-secure';
 import { createBucket, emptyBucket, ENGINE_START_TIMEOUT_MS, ensureEngines, s3Client, stackEnv, uniqueName, type LocalEndpoints } from '../support/engines';
 import { ConcreteTemplate, evaluate, exercises, grantsOf, type Evaluation, type Grant } from '../support/iam-template';
 import { pipelineApp } from './pipeline-app';
@@ -186,19 +187,8 @@ async function provision(deployment: Deployment): Promise<void> {
   openSearchClients.push(admin);
   // The node is shared: the audit configuration is put back afterwards.
   auditConfigBefore = ((await admin.transport.request({ method: 'GET', path: '/_plugins/_security/api/audit' })).body as { config: unknown }).config;
-  // `opensearch_dashboards_user` is a predefined role of Amazon OpenSearch Service that the
-  // open-source plugin lacks (test/search/security-roles.test.ts): a fresh local node gets a
-  // stand-in with kibana_user's permissions, so the provisioner's mapping has a role to land on.
-  const dashboardsUser = '/_plugins/_security/api/roles/opensearch_dashboards_user';
-  if ((await admin.transport.request({ method: 'GET', path: dashboardsUser }, { ignore: [404] })).statusCode === 404) {
-    const kibanaUser = ((await admin.transport.request({ method: 'GET', path: '/_plugins/_security/api/roles/kibana_user' })).body as Record<string, Record<string, unknown>>).kibana_user;
-    await admin.transport.request({ method: 'PUT', path: dashboardsUser, body: {
-      description: 'Local stand-in for the AWS predefined role (permissions of kibana_user)',
-      cluster_permissions: kibanaUser.cluster_permissions,
-      index_permissions: kibanaUser.index_permissions,
-      tenant_permissions: kibanaUser.tenant_permissions,
-    } });
-  }
+  // A fresh node lacks AWS's predefined role that the provisioner maps.
+  await ensureDashboardsUserRole(admin);
 
   const client = new Client({ node: secure.endpoint, auth: { username: secure.adminUser, password: secure.adminPassword }, maxRetries: 0, requestTimeout: 60_000 });
   openSearchClients.push(client);

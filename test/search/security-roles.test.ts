@@ -17,6 +17,7 @@
  * table's alias, refresh, delete_by_query with slices=auto).
  */
 import { Client } from '@opensearch-project/opensearch';
+import { ensureDashboardsUserRole } from '../support/opensearch-secure';
 import { indexLines } from '../../lambdas/indexer/core';
 import { provisionSearch } from '../../lambdas/search-provisioner/core';
 import {
@@ -109,20 +110,7 @@ beforeAll(async () => {
   endpoint = endpoints.openSearchSecure.endpoint;
   admin = basicAuthClient(endpoints.openSearchSecure.adminUser, endpoints.openSearchSecure.adminPassword);
 
-  // `opensearch_dashboards_user` is a predefined role of Amazon OpenSearch Service; the open-source
-  // plugin has no such role (its Dashboards user role is `kibana_user`). The local node gets one
-  // under the AWS name with kibana_user's permissions, so the provisioner's mapping has a role to
-  // land on. What the AWS role itself grants is AWS's, and not proven here.
-  if ((await call(admin, 'GET', `${API}/roles/${DASHBOARDS_USER_ROLE}`)).statusCode === 404) {
-    const kibanaUser = (await call(admin, 'GET', `${API}/roles/kibana_user`)).body.kibana_user;
-    const created = await call(admin, 'PUT', `${API}/roles/${DASHBOARDS_USER_ROLE}`, {
-      description: 'Local stand-in for the AWS predefined role (permissions of kibana_user)',
-      cluster_permissions: kibanaUser.cluster_permissions,
-      index_permissions: kibanaUser.index_permissions,
-      tenant_permissions: kibanaUser.tenant_permissions,
-    });
-    expect([200, 201]).toContain(created.statusCode);
-  }
+  await ensureDashboardsUserRole(admin);
 
   // The principals: internal users carrying their IAM role ARN as backend role (see the header).
   const backendRoles = { provisioner: [PROVISIONER_ARN], indexer: [INDEXER_ARN], analyst: [ANALYST_ARN], outsider: [arn('unmapped')] };
